@@ -1,0 +1,39 @@
+"""The WSGI application factory."""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+from pyramid.tweens import EXCVIEW
+
+from cheesecellar.auth.policy import CellarSecurityPolicy
+from cheesecellar.auth.tokens import TokenSigner
+from cheesecellar.config import Settings
+from cheesecellar.interfaces import IIndexTypes
+from cheesecellar.interfaces import IStorage
+from cheesecellar.interfaces import ITokenSigner
+from cheesecellar.model.indextypes import IndexTypeRegistry
+from cheesecellar.outside import OutsideURLMiddleware
+from cheesecellar.renderers import APIJSONRenderer
+from cheesecellar.serverdir import NodeInfo
+
+
+def make_app(settings: Settings, pm, storage, nodeinfo: NodeInfo, secret: bytes):
+    """Build the WSGI app from resolved settings, plugins and an open storage."""
+    config = Configurator(settings={"cellar.serverdir": str(settings.serverdir)})
+    registry = config.registry
+    registry.cellar_settings = settings
+    registry.cellar_pm = pm
+    registry.cellar_nodeinfo = nodeinfo
+    registry.registerUtility(storage, IStorage)
+    registry.registerUtility(TokenSigner(secret), ITokenSigner)
+    registry.registerUtility(IndexTypeRegistry(pm), IIndexTypes)
+    config.set_security_policy(CellarSecurityPolicy(pm))
+    config.add_request_method(lambda r: r.registry.cellar_settings, "cellar_settings", reify=True)
+    config.add_renderer("cellarjson", APIJSONRenderer)
+    config.add_tween("cheesecellar.tweens.headers_tween_factory", over=EXCVIEW)
+    config.add_tween("cheesecellar.tweens.transaction_tween_factory", under=EXCVIEW)
+    config.include("cheesecellar.routes")
+    pm.hook.cellar_pyramid_configure(config=config)
+    config.scan("cheesecellar.views")
+    app = config.make_wsgi_app()
+    return OutsideURLMiddleware(app, settings.outside_url)

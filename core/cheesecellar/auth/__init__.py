@@ -1,0 +1,1 @@
+"""Authentication and authorisation: passwords, tokens, identities, principals, ACLs."""

@@ -1,0 +1,48 @@
+"""Password hashing with argon2id, and a short-lived cache of successful checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
+
+_hasher = PasswordHasher()
+# Successful checks are remembered for a minute so that pip and twine, which send the
+# password with every request, do not pay for argon2 each time. The cache key is an HMAC
+# under a per-process key: the cache never holds a password or a reusable digest of one.
+_CACHE_SECONDS = 60
+_CACHE_SIZE = 1024
+_cache_key = os.urandom(32)
+_cache: dict[bytes, float] = {}
+_cache_lock = threading.Lock()
+
+
+def hash_password(password: str) -> str:
+    """Return an argon2id PHC string for ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(pwhash: str | None, password: str) -> bool:
+    """Tell whether ``password`` matches the stored ``pwhash`` (False if there is none)."""
+    if not pwhash:
+        return False
+    token = hmac.new(_cache_key, f"{pwhash}\0{password}".encode(), hashlib.sha256).digest()
+    now = time.monotonic()
+    with _cache_lock:
+        if _cache.get(token, 0) > now:
+            return True
+    try:
+        _hasher.verify(pwhash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    with _cache_lock:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[token] = now + _CACHE_SECONDS
+    return True

@@ -1,0 +1,80 @@
+"""Contracts between the core and the backends that plugins provide."""
+
+from __future__ import annotations
+
+from zope.interface import Attribute
+from zope.interface import Interface
+
+
+class IStorage(Interface):
+    """Metadata records, a changelog with one serial per commit, and file blobs."""
+
+    def transaction(write=False):
+        """Context manager: a snapshot read, or the single writer; commits on clean exit."""
+
+    def last_serial():
+        """Serial of the newest commit, -1 for an empty store."""
+
+    def last_commit_timestamp():
+        """UNIX time of the newest commit, or None."""
+
+    def changelog(serial):
+        """The ChangelogEntry committed as ``serial``, or None."""
+
+    def wait_for_commit(serial, timeout):
+        """Block until a serial >= ``serial`` is committed or ``timeout`` passes; return it."""
+
+    def open_file(path):
+        """Open a committed blob for binary reading; FileNotFoundError if absent."""
+
+    def get_meta(name):
+        """Read a node-local value that is not replicated (not in the changelog)."""
+
+    def set_meta(name, value):
+        """Store a node-local value outside the changelog."""
+
+    def close():
+        """Finish pending work and release the database and files."""
+
+
+class ITransaction(Interface):
+    """A consistent view of the store; a write transaction also stages changes."""
+
+    at_serial = Attribute("Serial this transaction reads at (-1 when empty).")
+    write = Attribute("True for the writer.")
+
+    def get(key):
+        """Return the record stored at ``key`` or None."""
+
+    def keys(prefix):
+        """Sorted keys that start with ``prefix``."""
+
+    def set(key, value):
+        """Stage a JSON-serialisable record for commit."""
+
+    def delete(key):
+        """Stage the removal of ``key``."""
+
+    def store_file(path, fp):
+        """Write the content of ``fp`` as the blob at ``path``; return its FileRef.
+
+        ``path`` may be a callable taking the sha256 hex digest and returning the path.
+        The blob is durable before the commit and visible after it.
+        """
+
+    def delete_file(path):
+        """Stage the removal of the blob at ``path``."""
+
+    def file_info(path):
+        """The FileRef of the blob at ``path``, or None."""
+
+    def on_commit(callback):
+        """Call ``callback(serial)`` after this transaction committed."""
+
+
+class ITokenSigner(Interface):
+    """Makes and checks login tokens (:class:`cheesecellar.auth.tokens.TokenSigner`)."""
+
+
+class IIndexTypes(Interface):
+    """The index types (:class:`cheesecellar.model.indextypes.IndexTypeRegistry`)."""

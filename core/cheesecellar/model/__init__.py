@@ -1,0 +1,1 @@
+"""The data model: users, indexes and (later) projects, stored as keyed records."""

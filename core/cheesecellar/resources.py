@@ -1,0 +1,77 @@
+"""Route contexts: what a URL names, with the ACL that says who may do what to it."""
+
+from __future__ import annotations
+
+from pyramid.authorization import DENY_ALL
+from pyramid.authorization import Allow
+from pyramid.authorization import Everyone
+
+from cheesecellar.auth.identity import principal_for_acl_entry
+from cheesecellar.auth.identity import user_principal
+
+ROOT = user_principal("root")
+
+
+def _admins(request) -> list[str]:
+    """Who administers users and indexes: root, or the ``--restrict-modify`` list."""
+    restricted = request.cellar_settings.restrict_modify_principals
+    if restricted is None:
+        return [ROOT]
+    return [principal_for_acl_entry(entry) for entry in sorted(restricted)]
+
+
+def _restricted(request) -> bool:
+    return request.cellar_settings.restrict_modify_principals is not None
+
+
+class RootContext:
+    """The server: who may create users."""
+
+    def __init__(self, request) -> None:
+        self.request = request
+
+    @property
+    def __acl__(self):
+        creators = _admins(self.request) if _restricted(self.request) else [Everyone]
+        return [(Allow, p, "user_create") for p in creators]
+
+
+class UserContext(RootContext):
+    """``/{user}``: the user may change itself and own indexes, root may do everything."""
+
+    def __init__(self, request) -> None:
+        super().__init__(request)
+        self.username = request.matchdict["user"]
+
+    @property
+    def __acl__(self):
+        me = user_principal(self.username)
+        admins = _admins(self.request)
+        owners = admins if _restricted(self.request) else [*admins, me]
+        acl = [(Allow, p, "user_modify_password") for p in [*admins, me]]
+        acl += [
+            (Allow, p, perm)
+            for p in owners
+            for perm in ("user_modify", "user_delete", "index_create")
+        ]
+        return acl + super().__acl__
+
+
+class IndexContext(UserContext):
+    """``/{user}/{index}``: the owner (or the restrict list) configures it."""
+
+    def __init__(self, request) -> None:
+        super().__init__(request)
+        self.indexname = request.matchdict["index"]
+
+    @property
+    def name(self) -> str:
+        return f"{self.username}/{self.indexname}"
+
+    @property
+    def __acl__(self):
+        me = user_principal(self.username)
+        admins = _admins(self.request)
+        owners = admins if _restricted(self.request) else [*admins, me]
+        acl = [(Allow, p, perm) for p in owners for perm in ("index_modify", "index_delete")]
+        return acl + super().__acl__ + [DENY_ALL]

@@ -1,0 +1,21 @@
+"""The URL layout of the core API (devpi's), as named routes."""
+
+from __future__ import annotations
+
+from cheesecellar.resources import IndexContext
+from cheesecellar.resources import RootContext
+from cheesecellar.resources import UserContext
+
+# Without the web UI, user and index URLs work with or without a trailing slash.
+SLASH = "{_slash:/?}"
+
+
+def includeme(config) -> None:
+    config.add_route("status", "/+status", factory=RootContext)
+    config.add_route("api", "/+api", factory=RootContext)
+    config.add_route("login", "/+login", factory=RootContext)
+    config.add_route("user.api", "/{user}/+api", factory=UserContext)
+    config.add_route("index.api", "/{user}/{index}/+api", factory=IndexContext)
+    config.add_route("root", "/", factory=RootContext)
+    config.add_route("user", "/{user}" + SLASH, factory=UserContext)
+    config.add_route("index", "/{user}/{index}" + SLASH, factory=IndexContext)

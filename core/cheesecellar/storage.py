@@ -1,0 +1,241 @@
+"""Storage plumbing shared by backends: records of change, blobs, staging, registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from pathlib import Path
+from pathlib import PurePosixPath
+from typing import Any
+from typing import BinaryIO
+
+CHUNK = 64 * 1024
+
+
+class StorageError(Exception):
+    """The store refused an operation; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One key changed by a commit: its new value (None = deleted) and previous serial."""
+
+    key: str
+    value: Any
+    back_serial: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangelogEntry:
+    serial: int
+    timestamp: float
+    changes: list[Change]
+
+
+@dataclasses.dataclass(frozen=True)
+class FileRef:
+    """A stored blob: its relative path, sha256 hex digest and size in bytes."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageBackend:
+    """A named storage backend; ``factory(basedir, options)`` returns an IStorage."""
+
+    name: str
+    factory: Callable[[Path, Mapping[str, str]], Any]
+    description: str = ""
+
+
+class StorageRegistry:
+    """Backends registered through ``cellar_register_storage``."""
+
+    def __init__(self) -> None:
+        self._backends: dict[str, StorageBackend] = {}
+
+    def add(self, backend: StorageBackend) -> None:
+        if backend.name in self._backends:
+            raise StorageError(f"storage backend {backend.name!r} registered twice")
+        self._backends[backend.name] = backend
+
+    def get(self, name: str) -> StorageBackend:
+        try:
+            return self._backends[name]
+        except KeyError:
+            known = ", ".join(sorted(self._backends)) or "none"
+            raise StorageError(f"unknown storage backend {name!r} (known: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._backends)
+
+
+def open_storage(pm, basedir: Path, spec: tuple[str, Mapping[str, str]]):
+    """Open the backend named in ``spec`` (``(name, options)``) under ``basedir``."""
+    registry = StorageRegistry()
+    pm.hook.cellar_register_storage(registry=registry)
+    name, options = spec
+    return registry.get(name).factory(Path(basedir), options)
+
+
+def check_relpath(path: str) -> str:
+    """Return ``path`` if it is a clean relative path that cannot leave its root."""
+    pure = PurePosixPath(path)
+    if (
+        not path
+        or pure.is_absolute()
+        or "\\" in path
+        or "\x00" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise StorageError(f"invalid file path {path!r}")
+    return path
+
+
+@dataclasses.dataclass
+class TempBlob:
+    """Content written to a temporary file, hashed and flushed to disk."""
+
+    tmppath: Path
+    sha256: str
+    size: int
+
+
+def write_temp_blob(fp: BinaryIO, tmpdir: Path) -> TempBlob:
+    """Copy ``fp`` into a new file in ``tmpdir`` while hashing it, then fsync it."""
+    digest = hashlib.sha256()
+    size = 0
+    fd, name = tempfile.mkstemp(dir=tmpdir, prefix="blob-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := fp.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return TempBlob(Path(name), digest.hexdigest(), size)
+
+
+_DELETED = object()
+
+
+class StagedTransaction:
+    """Read-your-writes staging on top of a backend's snapshot reads.
+
+    Backends implement ``_read(key)``, ``_scan(prefix)``, ``_file_row(path)`` and
+    ``_stage_blob(fp)``; the writer's changes stay in memory until the backend commits
+    them with :meth:`staged_changes`.
+    """
+
+    def __init__(self, at_serial: int, write: bool) -> None:
+        self.at_serial = at_serial
+        self.write = write
+        self._staged: dict[str, Any] = {}
+        self._files: dict[str, Any] = {}
+        self._callbacks: list[Callable[[int], None]] = []
+
+    # reads
+    def get(self, key: str) -> Any:
+        if key in self._staged:
+            value = self._staged[key]
+            return None if value is _DELETED else value
+        return self._read(key)
+
+    def keys(self, prefix: str) -> list[str]:
+        found = set(self._scan(prefix))
+        for key, value in self._staged.items():
+            if key.startswith(prefix):
+                (found.discard if value is _DELETED else found.add)(key)
+        return sorted(found)
+
+    def file_info(self, path: str) -> FileRef | None:
+        if path in self._files:
+            staged = self._files[path]
+            return None if staged is _DELETED else staged[0]
+        return self._file_row(path)
+
+    # writes
+    def _check_write(self) -> None:
+        if not self.write:
+            raise StorageError("read-only transaction")
+
+    def set(self, key: str, value: Any) -> None:
+        self._check_write()
+        if value is None:
+            raise StorageError("use delete() to remove a key")
+        self._staged[key] = value
+
+    def delete(self, key: str) -> None:
+        self._check_write()
+        self._staged[key] = _DELETED
+
+    def store_file(self, path: str | Callable[[str], str], fp: BinaryIO) -> FileRef:
+        self._check_write()
+        blob = self._stage_blob(fp)
+        relpath = check_relpath(path(blob.sha256) if callable(path) else path)
+        ref = FileRef(relpath, blob.sha256, blob.size)
+        self._discard_staged_blob(relpath)
+        self._files[relpath] = (ref, blob)
+        return ref
+
+    def delete_file(self, path: str) -> None:
+        self._check_write()
+        self._discard_staged_blob(check_relpath(path))
+        self._files[path] = _DELETED
+
+    def on_commit(self, callback: Callable[[int], None]) -> None:
+        self._callbacks.append(callback)
+
+    # for backends
+    def staged_changes(self) -> Iterator[tuple[str, Any]]:
+        for key, value in self._staged.items():
+            yield key, None if value is _DELETED else value
+
+    def staged_files(self) -> Iterator[tuple[str, FileRef | None, TempBlob | None]]:
+        for path, staged in self._files.items():
+            if staged is _DELETED:
+                yield path, None, None
+            else:
+                yield path, staged[0], staged[1]
+
+    def has_changes(self) -> bool:
+        return bool(self._staged or self._files)
+
+    def run_callbacks(self, serial: int) -> None:
+        for callback in self._callbacks:
+            callback(serial)
+
+    def discard_blobs(self) -> None:
+        for _path, _ref, blob in self.staged_files():
+            if blob is not None:
+                blob.tmppath.unlink(missing_ok=True)
+        self._files.clear()
+
+    def _discard_staged_blob(self, path: str) -> None:
+        staged = self._files.pop(path, None)
+        if staged not in (None, _DELETED):
+            staged[1].tmppath.unlink(missing_ok=True)
+
+    # backend hooks
+    def _read(self, key: str) -> Any:
+        raise NotImplementedError
+
+    def _scan(self, prefix: str) -> list[str]:
+        raise NotImplementedError
+
+    def _file_row(self, path: str) -> FileRef | None:
+        raise NotImplementedError
+
+    def _stage_blob(self, fp: BinaryIO) -> TempBlob:
+        raise NotImplementedError

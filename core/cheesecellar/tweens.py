@@ -1,0 +1,62 @@
+"""Cross-cutting request handling: one transaction per request, devpi headers on replies."""
+
+from __future__ import annotations
+
+from cheesecellar import __version__
+from cheesecellar.interfaces import IStorage
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class _RollBack(Exception):
+    def __init__(self, response) -> None:
+        self.response = response
+
+
+def transaction_tween_factory(handler, registry):
+    """Read requests get a snapshot; other methods get the single writer.
+
+    A write is committed only when the response is a success: an error response, raised
+    or returned, rolls everything back, so bad input never changes anything.
+    """
+    storage = registry.getUtility(IStorage)
+
+    def transaction_tween(request):
+        write = request.method not in READ_METHODS
+        committed = []
+        try:
+            with storage.transaction(write=write) as tx:
+                request.tx = tx
+                request.cellar_serial = tx.at_serial
+                tx.on_commit(committed.append)
+                response = handler(request)
+                if write and response.status_code >= 400:
+                    raise _RollBack(response)
+        except _RollBack as rollback:
+            return rollback.response
+        if committed:
+            request.cellar_serial = committed[0]
+        return response
+
+    return transaction_tween
+
+
+def headers_tween_factory(handler, registry):
+    """Add the ``X-Devpi-*`` headers that devpi-client checks to every response."""
+    storage = registry.getUtility(IStorage)
+    uuid = registry.cellar_nodeinfo.uuid
+    primary_uuid = registry.cellar_nodeinfo.primary_uuid or uuid
+
+    def headers_tween(request):
+        response = handler(request)
+        serial = getattr(request, "cellar_serial", None)
+        headers = response.headers
+        headers["X-Devpi-Api-Version"] = "2"
+        headers["X-Devpi-Server-Version"] = __version__
+        headers["X-Devpi-Uuid"] = uuid
+        headers["X-Devpi-Primary-Uuid"] = primary_uuid
+        headers["X-Devpi-Master-Uuid"] = primary_uuid
+        headers["X-Devpi-Serial"] = str(storage.last_serial() if serial is None else serial)
+        return response
+
+    return headers_tween

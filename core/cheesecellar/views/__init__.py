@@ -1,0 +1,39 @@
+"""HTTP views of the core API; each negotiates, delegates to the model and returns a dict."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cheesecellar.errors import BadRequest
+
+
+def read_json(request) -> Any:
+    """The request body as JSON, or a 400 that says what is wrong with it."""
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Bad request: could not decode json") from None
+
+
+def read_json_object(request) -> dict:
+    body = read_json(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("Bad request: expected a JSON object")
+    return body
+
+
+def envelope(request, type_: str, result: Any, status: int = 200, message: str | None = None):
+    """devpi's ``{"type", "result"[, "message"]}`` reply with ``status``."""
+    request.response.status_int = status
+    body = {"type": type_, "result": result}
+    if message:
+        body["message"] = message
+    return body
+
+
+def message(request, text: str, status: int = 200) -> dict:
+    request.response.status_int = status
+    return {"message": text}

@@ -1,0 +1,258 @@
+"""SQLite-backed IStorage: snapshot reads per thread, one writer, a changelog per serial."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cheesecellar.interfaces import IStorage
+from cheesecellar.interfaces import ITransaction
+from cheesecellar.storage import Change
+from cheesecellar.storage import ChangelogEntry
+from cheesecellar.storage import FileRef
+from cheesecellar.storage import StagedTransaction
+from cheesecellar.storage import StorageError
+from zope.interface import implementer
+
+from cheesecellar_fs.blobs import BlobTree
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT NOT NULL,
+                                    serial INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS changelog (serial INTEGER PRIMARY KEY, timestamp REAL NOT NULL,
+                                      changes TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL,
+                                  size INTEGER NOT NULL, serial INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+DB_NAME = "cellar.sqlite"
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@implementer(ITransaction)
+class FsTransaction(StagedTransaction):
+    def __init__(self, store: FsStorage, conn: sqlite3.Connection, write: bool) -> None:
+        self._store = store
+        self._conn = conn
+        super().__init__(_max_serial(conn), write)
+
+    def _read(self, key: str) -> Any:
+        row = self._conn.execute("SELECT value FROM records WHERE key=?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def _scan(self, prefix: str) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT key FROM records WHERE key >= ? AND key < ? ORDER BY key",
+            (prefix, prefix + "\U0010ffff"),
+        )
+        return [key for (key,) in rows]
+
+    def _file_row(self, path: str) -> FileRef | None:
+        row = self._conn.execute("SELECT sha256, size FROM files WHERE path=?", (path,)).fetchone()
+        return None if row is None else FileRef(path, row[0], row[1])
+
+    def _stage_blob(self, fp):
+        return self._store.blobs.write_temp(fp)
+
+
+@implementer(IStorage)
+class FsStorage:
+    """Records and changelog in ``cellar.sqlite``; blobs under ``+files``."""
+
+    def __init__(self, basedir: Path, options: Mapping[str, str] | None = None) -> None:
+        if options:
+            raise StorageError(f"storage 'fs' takes no options, got {', '.join(options)}")
+        self.basedir = Path(basedir)
+        self.basedir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.basedir / DB_NAME
+        self.blobs = BlobTree(self.basedir / "+files")
+        self._writer = _connect(self.db_path)
+        self._writer.executescript(SCHEMA)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._committed = threading.Condition()
+        self._last_serial = _max_serial(self._writer)
+        self._closed = False
+        self.blobs.recover(self._is_committed_file)
+        self.blobs.clear_tmp()
+
+    # --- transactions -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = False) -> Iterator[FsTransaction]:
+        if self._closed:
+            raise StorageError("storage is closed")
+        if write:
+            with self._write_lock:
+                yield from self._write_transaction()
+        else:
+            yield from self._read_transaction()
+
+    def _read_transaction(self) -> Iterator[FsTransaction]:
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            yield FsTransaction(self, conn, write=False)
+        finally:
+            conn.execute("ROLLBACK")
+
+    def _write_transaction(self) -> Iterator[FsTransaction]:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        tx = FsTransaction(self, conn, write=True)
+        try:
+            yield tx
+        except BaseException:
+            conn.execute("ROLLBACK")
+            tx.discard_blobs()
+            raise
+        if not tx.has_changes():
+            conn.execute("ROLLBACK")
+            return
+        serial = self._commit(conn, tx)
+        tx.run_callbacks(serial)
+
+    def _commit(self, conn: sqlite3.Connection, tx: FsTransaction) -> int:
+        serial = tx.at_serial + 1
+        now = time.time()
+        try:
+            changes = [self._apply(conn, key, value, serial) for key, value in tx.staged_changes()]
+            conn.execute(
+                "INSERT INTO changelog (serial, timestamp, changes) VALUES (?, ?, ?)",
+                (serial, now, _dumps([[c.key, c.value, c.back_serial] for c in changes])),
+            )
+            removed = self._commit_files(conn, tx, serial)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            tx.discard_blobs()
+            self.blobs.recover(self._is_committed_file)
+            raise
+        for path in removed:
+            self.blobs.remove(path)
+        self.blobs.end()
+        with self._committed:
+            self._last_serial = serial
+            self._committed.notify_all()
+        return serial
+
+    def _apply(self, conn: sqlite3.Connection, key: str, value: Any, serial: int) -> Change:
+        row = conn.execute("SELECT serial FROM records WHERE key=?", (key,)).fetchone()
+        back_serial = -1 if row is None else row[0]
+        if value is None:
+            conn.execute("DELETE FROM records WHERE key=?", (key,))
+        else:
+            conn.execute(
+                "INSERT INTO records (key, value, serial) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value, serial=excluded.serial",
+                (key, _dumps(value), serial),
+            )
+        return Change(key, value, back_serial)
+
+    def _commit_files(self, conn: sqlite3.Connection, tx: FsTransaction, serial: int):
+        staged = list(tx.staged_files())
+        if not staged:
+            return []
+        self.blobs.begin(path for path, _ref, _blob in staged)
+        removed = []
+        for path, ref, blob in staged:
+            if ref is None:
+                conn.execute("DELETE FROM files WHERE path=?", (path,))
+                removed.append(path)
+            else:
+                self.blobs.place(path, blob)
+                conn.execute(
+                    "INSERT OR REPLACE INTO files (path, sha256, size, serial) VALUES (?, ?, ?, ?)",
+                    (path, ref.sha256, ref.size, serial),
+                )
+        return removed
+
+    # --- reads outside transactions ---------------------------------------------------
+
+    def last_serial(self) -> int:
+        return self._last_serial
+
+    def last_commit_timestamp(self) -> float | None:
+        entry = self._query_one("SELECT timestamp FROM changelog ORDER BY serial DESC LIMIT 1")
+        return None if entry is None else entry[0]
+
+    def changelog(self, serial: int) -> ChangelogEntry | None:
+        row = self._query_one("SELECT timestamp, changes FROM changelog WHERE serial=?", (serial,))
+        if row is None:
+            return None
+        changes = [Change(key, value, back) for key, value, back in json.loads(row[1])]
+        return ChangelogEntry(serial, row[0], changes)
+
+    def wait_for_commit(self, serial: int, timeout: float) -> int:
+        with self._committed:
+            self._committed.wait_for(lambda: self._last_serial >= serial, timeout)
+            return self._last_serial
+
+    def open_file(self, path: str):
+        return self.blobs.open(path)
+
+    def file_path(self, path: str) -> Path:
+        """Where a committed blob lives on disk, for zero-copy serving."""
+        return self.blobs.path(path)
+
+    def get_meta(self, name: str) -> Any:
+        row = self._query_one("SELECT value FROM meta WHERE name=?", (name,))
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, name: str, value: Any) -> None:
+        with self._write_lock:
+            self._writer.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, _dumps(value))
+            )
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._closed = True
+            with self._readers_lock:
+                for conn in self._readers:
+                    conn.close()
+                self._readers.clear()
+            self._writer.close()
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.db_path)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _query_one(self, sql: str, params: tuple = ()):
+        return self._reader().execute(sql, params).fetchone()
+
+    def _is_committed_file(self, path: str) -> bool:
+        row = self._writer.execute("SELECT 1 FROM files WHERE path=?", (path,)).fetchone()
+        return row is not None
+
+
+def _max_serial(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT max(serial) FROM changelog").fetchone()
+    return -1 if row[0] is None else row[0]
