@@ -13,25 +13,18 @@ from cheesecellar.model.indextypes import to_url
 MIRROR = IndexType(
     name="mirror",
     keys=(
+        # Absent keys mean "off" or "use the server default"; like devpi, a new mirror
+        # stores only what was set.
         ConfigKey("mirror_url", to_url),
         ConfigKey("mirror_cache_expiry", to_int),
-        ConfigKey("mirror_no_project_list", to_bool, False),
-        ConfigKey("mirror_use_external_urls", to_bool, False),
-        ConfigKey("mirror_ignore_serial_header", to_bool, False),
-        ConfigKey("mirror_provides_core_metadata", to_bool, False),
+        ConfigKey("mirror_no_project_list", to_bool),
+        ConfigKey("mirror_use_external_urls", to_bool),
+        ConfigKey("mirror_ignore_serial_header", to_bool),
+        ConfigKey("mirror_provides_core_metadata", to_bool),
         ConfigKey("mirror_web_url_fmt", to_str),
     ),
     # devpi accepts these for a mirror and drops them; clients send them by habit.
-    ignored=frozenset(
-        {
-            "bases",
-            "acl_upload",
-            "acl_toxresult_upload",
-            "mirror_whitelist",
-            "mirror_whitelist_inheritance",
-        }
-    ),
-    validate=lambda tx, indexname, config: _require_url(config),
+    ignored=frozenset({"bases", "acl_upload", "mirror_whitelist"}),
     accepts_uploads=False,
     is_mirror=True,
 )
@@ -44,13 +37,6 @@ ROOT_PYPI = {
     "mirror_url": "https://pypi.org/simple/",
     "mirror_web_url_fmt": "https://pypi.org/project/{name}/",
 }
-
-
-def _require_url(config: dict) -> None:
-    from cheesecellar.errors import BadRequest
-
-    if "mirror_url" not in config:
-        raise BadRequest("a mirror index needs 'mirror_url'")
 
 
 @hookimpl

@@ -137,7 +137,9 @@ def apply_operations(
 
 def _split_operation(op: str) -> tuple[str, str, str]:
     key, sep, value = op.partition("=")
-    if not sep or not key.strip():
+    if not sep:
+        return op.strip(), "=", ""  # a bare key sets the empty string, as in devpi
+    if not key.strip():
         raise BadRequest(
             f"invalid modification {op!r}: expected key=value, key+=value or key-=value"
         )
