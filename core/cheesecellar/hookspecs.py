@@ -56,7 +56,9 @@ def cellar_register_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add subcommands to ``cellar``.
 
     Call ``subparsers.add_parser(name, help=...)`` and set the default ``func`` of the
-    new parser to a callable taking the parsed namespace and returning an exit code.
+    new parser to a callable ``func(args, options)`` that returns an exit code; ``args``
+    is the parsed namespace (``args.pm`` is the plugin manager) and ``options`` maps the
+    built-in command names to their server option parsers.
 
     :param subparsers: the subcommand collection of the ``cellar`` parser.
 

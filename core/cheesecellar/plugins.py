@@ -13,6 +13,7 @@ from cheesecellar import hookspecs
 CORE_PLUGINS = (
     "cheesecellar.auth.plugin",
     "cheesecellar.model.stage",
+    "cheesecellar.storage_memory",
 )
 
 #: Built-in plugins, registered before third-party ones; each can be disabled by name.

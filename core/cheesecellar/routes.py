@@ -8,6 +8,9 @@ from cheesecellar.resources import UserContext
 
 # Without the web UI, user and index URLs work with or without a trailing slash.
 SLASH = "{_slash:/?}"
+# A segment starting with "+" is reserved (/+api, /+login, plugin routes such as /+hello).
+USER = "{user:[^+/][^/]*}"
+INDEX = "{index:[^+/][^/]*}"
 
 
 def includeme(config) -> None:
@@ -17,5 +20,5 @@ def includeme(config) -> None:
     config.add_route("user.api", "/{user}/+api", factory=UserContext)
     config.add_route("index.api", "/{user}/{index}/+api", factory=IndexContext)
     config.add_route("root", "/", factory=RootContext)
-    config.add_route("user", "/{user}" + SLASH, factory=UserContext)
-    config.add_route("index", "/{user}/{index}" + SLASH, factory=IndexContext)
+    config.add_route("user", f"/{USER}{SLASH}", factory=UserContext)
+    config.add_route("index", f"/{USER}/{INDEX}{SLASH}", factory=IndexContext)

@@ -1,0 +1,1 @@
+"""cellar-hello: an example third-party plugin for cheesecellar."""
