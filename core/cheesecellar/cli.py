@@ -72,6 +72,8 @@ def cmd_init(args, options) -> int:
     settings = resolve_settings(options["init"], args)
     args.pm.hook.cellar_configure(settings=settings)
     pwhash = args.root_passwd_hash
+    if pwhash and args.root_passwd is not None:
+        raise ConfigError("give --root-passwd or --root-passwd-hash, not both")
     if pwhash and not pwhash.startswith("$argon2"):
         raise ConfigError("--root-passwd-hash must be an argon2 hash")
     if args.root_passwd is not None:

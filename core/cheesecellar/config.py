@@ -209,6 +209,12 @@ def resolve_settings(
         raise ConfigError(
             f"config file {configfile}: unknown settings {', '.join(sorted(unknown))}"
         )
+    if "disable_plugin" in from_file:
+        # Plugins are blocked before the file is read, so the key would be silently ignored.
+        raise ConfigError(
+            f"config file {configfile}: disable_plugin cannot be set here; "
+            f"use --disable-plugin or {ENV_PREFIX}DISABLE_PLUGIN"
+        )
     values = {}
     for dest, declared in options.declared.items():
         values[dest] = _resolve_one(declared, cli, from_file, environ)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyramid.authorization import DENY_ALL
 from pyramid.authorization import Allow
+from pyramid.authorization import Deny
 from pyramid.authorization import Everyone
 
 from cheesecellar.auth.identity import principal_for_acl_entry
@@ -49,6 +50,9 @@ class UserContext(RootContext):
         admins = _admins(self.request)
         owners = admins if _restricted(self.request) else [*admins, me]
         acl = [(Allow, p, "user_modify_password") for p in [*admins, me]]
+        if _restricted(self.request):
+            # No one removes their own account, so the administrators cannot lock themselves out.
+            acl.append((Deny, me, "user_delete"))
         acl += [
             (Allow, p, perm)
             for p in owners

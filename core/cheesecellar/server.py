@@ -13,11 +13,13 @@ from waitress import wasyncore
 
 from cheesecellar.app import make_app
 from cheesecellar.auth.secret import load_server_secret
+from cheesecellar.auth.secret import read_secret
 from cheesecellar.config import ConfigError
 from cheesecellar.config import Settings
 from cheesecellar.events import EventDispatcher
 from cheesecellar.serverdir import EMPTY_ROOT_WARNING
 from cheesecellar.serverdir import NodeInfo
+from cheesecellar.serverdir import check_empty
 from cheesecellar.serverdir import init_serverdir
 from cheesecellar.serverdir import is_initialised
 from cheesecellar.serverdir import root_has_empty_password
@@ -47,18 +49,23 @@ class Running:
 def start(settings: Settings, pm, *, init_if_needed: bool = True) -> Running:
     """Open (and on first start initialise) the server directory; build the app."""
     pm.hook.cellar_configure(settings=settings)
-    if not is_initialised(settings.serverdir):
+    if settings.secretfile is not None:
+        read_secret(settings.secretfile)  # refuse a bad secret before touching the serverdir
+    fresh = not is_initialised(settings.serverdir)
+    if fresh:
         if not init_if_needed:
             raise ConfigError(f"{settings.serverdir} is not initialised; run 'cellar init'")
-        init_serverdir(settings, pm)
-    nodeinfo = NodeInfo.load(settings.serverdir)
-    if nodeinfo.role == "replica" and settings.role != "replica":
-        raise ConfigError(
-            f"{settings.serverdir} belongs to a replica; start it with --role replica"
-        )
+        check_empty(settings.serverdir)
     secret = load_server_secret(settings.secretfile, settings.serverdir)
     storage = open_storage(pm, settings.serverdir, settings.storage_backend)
     try:
+        if fresh:
+            init_serverdir(settings, pm, storage=storage)
+        nodeinfo = NodeInfo.load(settings.serverdir)
+        if nodeinfo.role == "replica" and settings.role != "replica":
+            raise ConfigError(
+                f"{settings.serverdir} belongs to a replica; start it with --role replica"
+            )
         app = make_app(settings, pm, storage, nodeinfo, secret)
     except BaseException:
         storage.close()
@@ -82,15 +89,20 @@ def _warn_empty_root(storage) -> None:
 def serve(settings: Settings, pm) -> int:
     """Serve until SIGTERM or SIGINT, then finish in-flight requests and close cleanly."""
     running = start(settings, pm)
-    server = waitress.create_server(
-        running.app,
-        host=settings.host,
-        port=settings.port,
-        threads=settings.threads,
-        max_request_body_size=settings.max_request_body_size,
-        clear_untrusted_proxy_headers=True,
-        ident="cheesecellar",
-    )
+    try:
+        server = waitress.create_server(
+            running.app,
+            host=settings.host,
+            port=settings.port,
+            threads=settings.threads,
+            max_request_body_size=settings.max_request_body_size,
+            clear_untrusted_proxy_headers=True,
+            ident="cheesecellar",
+        )
+    except OSError as exc:
+        running.close()
+        where = f"{settings.host}:{settings.port}"
+        raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())

@@ -62,30 +62,45 @@ def is_initialised(serverdir: Path) -> bool:
     return (serverdir / NODEINFO).exists()
 
 
+def check_empty(serverdir: Path) -> None:
+    """Refuse to initialise a directory that holds anything but a server secret."""
+    if serverdir.exists() and any(p.name != ".secret" for p in serverdir.iterdir()):
+        raise ConfigError(f"server directory {serverdir} is not empty and not initialised")
+
+
 def init_serverdir(
-    settings: Settings, pm, *, root_pwhash: str | None = None, root_passwd: str | None = None
+    settings: Settings,
+    pm,
+    *,
+    root_pwhash: str | None = None,
+    root_passwd: str | None = None,
+    storage=None,
 ) -> NodeInfo:
     """Create a server directory: node identity and, unless a replica, the first records.
 
     ``root`` gets ``root_passwd`` (or ``root_pwhash``); without either it gets an empty
-    password and a loud warning is logged.
+    password. ``storage`` is an already open store of the directory; without it the
+    store is opened and closed here.
     """
     serverdir = settings.serverdir
     if is_initialised(serverdir):
         raise ConfigError(f"server directory {serverdir} is already initialised")
     serverdir.mkdir(parents=True, exist_ok=True)
-    if any(p.name not in (".secret",) for p in serverdir.iterdir()):
-        raise ConfigError(f"server directory {serverdir} is not empty")
+    if storage is None:
+        check_empty(serverdir)
+        storage = open_storage(pm, serverdir, settings.storage_backend)
+        try:
+            return init_serverdir(settings, pm, root_pwhash=root_pwhash,
+                                  root_passwd=root_passwd, storage=storage)
+        finally:
+            storage.close()
+    if storage.last_serial() >= 0:
+        raise ConfigError(f"server directory {serverdir} already holds data")
     node = NodeInfo(uuid.uuid4().hex, settings.role, settings.primary_url)
-    storage = open_storage(pm, serverdir, settings.storage_backend)
-    try:
-        if settings.role != "replica":
-            with storage.transaction(write=True) as tx:
-                pwhash = root_pwhash or hash_password(root_passwd or "")
-                users.create_user_with_hash(tx, "root", pwhash)
-                pm.hook.cellar_init_serverdir(tx=tx, settings=settings)
-    finally:
-        storage.close()
+    if settings.role != "replica":
+        with storage.transaction(write=True) as tx:
+            users.create_user_with_hash(tx, "root", root_pwhash or hash_password(root_passwd or ""))
+            pm.hook.cellar_init_serverdir(tx=tx, settings=settings)
     node.save(serverdir)
     (serverdir / SERVERVERSION).write_text(__version__ + "\n")
     return node

@@ -183,7 +183,11 @@ class StagedTransaction:
     def store_file(self, path: str | Callable[[str], str], fp: BinaryIO) -> FileRef:
         self._check_write()
         blob = self._stage_blob(fp)
-        relpath = check_relpath(path(blob.sha256) if callable(path) else path)
+        try:
+            relpath = check_relpath(path(blob.sha256) if callable(path) else path)
+        except BaseException:
+            blob.tmppath.unlink(missing_ok=True)  # not staged yet, so rollback won't see it
+            raise
         ref = FileRef(relpath, blob.sha256, blob.size)
         self._discard_staged_blob(relpath)
         self._files[relpath] = (ref, blob)

@@ -121,24 +121,33 @@ class MemoryStorage:
         with self._write_lock:
             tx = MemoryTransaction(self._snapshot, write=True)
             yield tx
-            if tx.has_changes():
-                tx.run_callbacks(self._commit(tx))
+            serial = self._commit(tx) if tx.has_changes() else None
+            if serial is not None:
+                tx.run_callbacks(serial)
 
-    def _commit(self, tx: MemoryTransaction) -> int:
+    def _commit(self, tx: MemoryTransaction) -> int | None:
+        """Publish the staged changes as the next serial; None if they change nothing."""
         old = self._snapshot
         serial = old.serial + 1
         records = dict(old.records)
         changes = []
         for key, value in tx.staged_changes():
-            previous = records.pop(key, None)
+            previous = records.get(key)
             back_serial = -1 if previous is None else previous[1]
             if value is None:
-                changes.append(Change(key, None, back_serial))
+                if records.pop(key, None) is not None:
+                    changes.append(Change(key, None, back_serial))
                 continue
-            records[key] = (_dumps(value), serial)
-            changes.append(Change(key, json.loads(records[key][0]), back_serial))
+            dumped = _dumps(value)
+            if previous is not None and previous[0] == dumped:
+                continue
+            records[key] = (dumped, serial)
+            changes.append(Change(key, json.loads(dumped), back_serial))
+        staged_files = list(tx.staged_files())
+        if not changes and not staged_files:
+            return None
         files = dict(old.files)
-        for path, ref, blob in tx.staged_files():
+        for path, ref, blob in staged_files:
             files.pop(path, None)
             if ref is not None:
                 files[path] = (ref, blob.data)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from zope.interface import implementer
+
 from cheesecellar.interfaces import IStorage
 from cheesecellar.interfaces import ITransaction
 from cheesecellar.storage import Change
@@ -19,8 +21,6 @@ from cheesecellar.storage import ChangelogEntry
 from cheesecellar.storage import FileRef
 from cheesecellar.storage import StagedTransaction
 from cheesecellar.storage import StorageError
-from zope.interface import implementer
-
 from cheesecellar_fs.blobs import BlobTree
 
 SCHEMA = """
@@ -130,7 +130,8 @@ class FsStorage:
             conn.execute("ROLLBACK")
             return
         serial = self._commit(conn, tx)
-        tx.run_callbacks(serial)
+        if serial is not None:
+            tx.run_callbacks(serial)
 
     def _commit(self, conn: sqlite3.Connection, tx: FsTransaction) -> int:
         serial = tx.at_serial + 1
@@ -236,17 +237,20 @@ class FsStorage:
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+    def _reader(self, slot: str = "conn") -> sqlite3.Connection:
+        conn = getattr(self._local, slot, None)
         if conn is None:
             conn = _connect(self.db_path)
-            self._local.conn = conn
+            setattr(self._local, slot, conn)
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
 
     def _query_one(self, sql: str, params: tuple = ()):
-        return self._reader().execute(sql, params).fetchone()
+        conn = self._reader()
+        if conn.in_transaction:  # an open read transaction pins this connection's snapshot
+            conn = self._reader("outside")
+        return conn.execute(sql, params).fetchone()
 
     def _is_committed_file(self, path: str) -> bool:
         row = self._writer.execute("SELECT 1 FROM files WHERE path=?", (path,)).fetchone()

@@ -30,7 +30,7 @@ def to_list(key: str, value: Any) -> list[str]:
     elif isinstance(value, list | tuple):
         items = value
     else:
-        raise BadRequest(f"{key!r} must be a list or a comma separated string")
+        raise BadRequest(f"Unknown list value {value!r}.")
     result = []
     for item in items:
         if not isinstance(item, str):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pyramid.view import view_config
 
 from cheesecellar.auth.plugin import check_password
-from cheesecellar.auth.tokens import LOGIN_EXPIRATION
 from cheesecellar.errors import BadRequest
 from cheesecellar.errors import Forbidden
 from cheesecellar.errors import Unauthorized
@@ -80,10 +79,9 @@ def login(request):
     groups = check_password(request.registry, username, password, record)
     if groups is None:
         raise Unauthorized(f"user {username!r} could not be authenticated")
-    token = request.registry.getUtility(ITokenSigner).make(
-        username, groups, record.get("pwhash") if record else None
-    )
-    result = {"password": token, "expiration": LOGIN_EXPIRATION}
+    signer = request.registry.getUtility(ITokenSigner)
+    token = signer.make(username, groups, record.get("pwhash") if record else None)
+    result = {"password": token, "expiration": signer.max_age}
     return envelope(request, "proxyauth", result, message="login successful")
 
 

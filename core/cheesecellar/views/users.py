@@ -5,7 +5,6 @@ from __future__ import annotations
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.view import view_config
 
-from cheesecellar.auth.tokens import LOGIN_EXPIRATION
 from cheesecellar.interfaces import ITokenSigner
 from cheesecellar.model import users
 from cheesecellar.views import envelope
@@ -52,10 +51,9 @@ def user_modify(context, request):
     if not users.modify_user(request.tx, context.username, body):
         return message(request, "user updated")
     record = users.get_user(request.tx, context.username)
-    token = request.registry.getUtility(ITokenSigner).make(
-        context.username, [], record.get("pwhash")
-    )
-    result = {"password": token, "expiration": LOGIN_EXPIRATION}
+    signer = request.registry.getUtility(ITokenSigner)
+    token = signer.make(context.username, [], record.get("pwhash"))
+    result = {"password": token, "expiration": signer.max_age}
     return envelope(request, "userpassword", result, message="user updated, new proxy auth")
 
 
