@@ -68,7 +68,8 @@ class EventDispatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.catch_up()
-            self.storage.wait_for_commit(self.handled + 1, timeout=0.5)
+            # short waits so that stop() takes effect quickly
+            self.storage.wait_for_commit(self.handled + 1, timeout=0.1)
 
     def catch_up(self) -> None:
         """Deliver every serial committed after the last one handled."""

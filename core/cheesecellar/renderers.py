@@ -9,7 +9,7 @@ JSON_TYPE = "application/json"
 
 
 def dumps_api(value: Any) -> str:
-    return json.dumps(value, indent=2) + "\n"
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 
 class APIJSONRenderer:

@@ -90,8 +90,9 @@ def init_serverdir(
         check_empty(serverdir)
         storage = open_storage(pm, serverdir, settings.storage_backend)
         try:
-            return init_serverdir(settings, pm, root_pwhash=root_pwhash,
-                                  root_passwd=root_passwd, storage=storage)
+            return init_serverdir(
+                settings, pm, root_pwhash=root_pwhash, root_passwd=root_passwd, storage=storage
+            )
         finally:
             storage.close()
     if storage.last_serial() >= 0:

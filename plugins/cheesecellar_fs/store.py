@@ -133,14 +133,21 @@ class FsStorage:
         if serial is not None:
             tx.run_callbacks(serial)
 
-    def _commit(self, conn: sqlite3.Connection, tx: FsTransaction) -> int:
+    def _commit(self, conn: sqlite3.Connection, tx: FsTransaction) -> int | None:
+        """Write the staged changes as the next serial; None if they change nothing."""
         serial = tx.at_serial + 1
-        now = time.time()
         try:
-            changes = [self._apply(conn, key, value, serial) for key, value in tx.staged_changes()]
+            changes = [
+                change
+                for key, value in tx.staged_changes()
+                if (change := self._apply(conn, key, value, serial)) is not None
+            ]
+            if not changes and not any(True for _ in tx.staged_files()):
+                conn.execute("ROLLBACK")
+                return None
             conn.execute(
                 "INSERT INTO changelog (serial, timestamp, changes) VALUES (?, ?, ?)",
-                (serial, now, _dumps([[c.key, c.value, c.back_serial] for c in changes])),
+                (serial, time.time(), _dumps([[c.key, c.value, c.back_serial] for c in changes])),
             )
             removed = self._commit_files(conn, tx, serial)
             conn.execute("COMMIT")
@@ -157,18 +164,24 @@ class FsStorage:
             self._committed.notify_all()
         return serial
 
-    def _apply(self, conn: sqlite3.Connection, key: str, value: Any, serial: int) -> Change:
-        row = conn.execute("SELECT serial FROM records WHERE key=?", (key,)).fetchone()
-        back_serial = -1 if row is None else row[0]
+    def _apply(self, conn: sqlite3.Connection, key: str, value: Any, serial: int):
+        """Apply one staged change; None when it changes nothing (the same value, or the
+        removal of a key that does not exist), which keeps it out of the changelog."""
+        row = conn.execute("SELECT serial, value FROM records WHERE key=?", (key,)).fetchone()
         if value is None:
+            if row is None:
+                return None
             conn.execute("DELETE FROM records WHERE key=?", (key,))
-        else:
-            conn.execute(
-                "INSERT INTO records (key, value, serial) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value, serial=excluded.serial",
-                (key, _dumps(value), serial),
-            )
-        return Change(key, value, back_serial)
+            return Change(key, None, row[0])
+        dumped = _dumps(value)
+        if row is not None and row[1] == dumped:
+            return None
+        conn.execute(
+            "INSERT INTO records (key, value, serial) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value, serial=excluded.serial",
+            (key, dumped, serial),
+        )
+        return Change(key, value, -1 if row is None else row[0])
 
     def _commit_files(self, conn: sqlite3.Connection, tx: FsTransaction, serial: int):
         staged = list(tx.staged_files())

@@ -14,6 +14,7 @@ import time
 
 import pytest
 import waitress
+
 from cheesecellar.cli import main
 from cheesecellar.config import settings_for_tests
 from cheesecellar.plugins import ENTRY_POINT_GROUP

@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 
 import pytest
+
 from cheesecellar import hookimpl
 from cheesecellar import hookspecs
 from cheesecellar.auth.identity import Credentials

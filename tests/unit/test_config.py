@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+
 from cheesecellar import hookimpl
 from cheesecellar.config import ConfigError
 from cheesecellar.config import add_server_options

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from cheesecellar import hookimpl
 from cheesecellar.events import EVENT_SERIAL
 from cheesecellar.events import EventDispatcher
@@ -140,7 +141,8 @@ def test_typed_events(open_storage, start_dispatcher):
     commit(storage, **user("alice"))
     commit(storage, **{dev: {"type": "stage", "volatile": True}})
     commit(storage, **{dev: {"type": "stage", "volatile": False}})
-    commit(storage, **user("alice"))  # an update of a user is no typed event
+    # an update of a user is no typed event
+    commit(storage, **{keys.user("alice"): {"created": "2024-01-01T00:00:00Z", "email": "a@x"}})
     commit(storage, **{dev: None})
     commit(storage, **{keys.index("alice", "prod"): {"type": "stage"}})
     commit(storage, **{keys.index("alice", "prod"): None, keys.user("alice"): None})

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from cheesecellar import hookdoc
 from cheesecellar.plugins import make_plugin_manager
 

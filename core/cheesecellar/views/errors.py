@@ -19,12 +19,17 @@ log = logging.getLogger(__name__)
 
 
 def error_response(request, status: int, message: str, headers=None) -> Response:
-    response = Response(status=f"{status} {reason_phrase(message)}", headerlist=[])
+    """An error reply. JSON clients read ``message`` from the body and get the standard
+    reason phrase; pip and twine show only the status line, so they get the message
+    there (devpi-client prints both, which would repeat the text)."""
+    response = Response(headerlist=[])
     response.headers.update(headers or [])
     if wants_json(request):
+        response.status_int = status
         response.content_type = "application/json"
         response.text = dumps_api({"message": message})
     else:
+        response.status = f"{status} {reason_phrase(message)}"
         response.content_type = "text/plain"
         response.text = message + "\n"
     return response

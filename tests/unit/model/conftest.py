@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cheesecellar.model.indextypes import IndexTypeRegistry
 from cheesecellar.model.users import create_user_with_hash
 from cheesecellar.plugins import make_plugin_manager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cheesecellar import hookimpl
 from cheesecellar.errors import BadRequest
 from cheesecellar.model.indextypes import IndexTypeRegistry

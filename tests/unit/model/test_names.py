@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cheesecellar.errors import BadRequest
 from cheesecellar.model.names import check_name
 from cheesecellar.model.names import normalize_name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cheesecellar.auth.passwords import verify_password
 from cheesecellar.errors import BadRequest
 from cheesecellar.errors import CellarError

@@ -7,12 +7,13 @@ import io
 import threading
 
 import pytest
+from zope.interface.verify import verifyObject
+
 from cheesecellar.interfaces import IStorage
 from cheesecellar.interfaces import ITransaction
 from cheesecellar.plugins import make_plugin_manager
 from cheesecellar.storage import StorageError
 from cheesecellar.storage import StorageRegistry
-from zope.interface.verify import verifyObject
 
 #: Backends that keep nothing across close and reopen; any other is expected to.
 EPHEMERAL_BACKENDS = {"memory"}

@@ -8,6 +8,7 @@ import json
 import sqlite3
 
 import pytest
+
 from cheesecellar.storage import StorageError
 from cheesecellar_fs.store import DB_NAME
 from cheesecellar_fs.store import FsStorage
