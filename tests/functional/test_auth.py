@@ -12,24 +12,9 @@ from cheesecellar import hookimpl
 from cheesecellar.auth.secret import load_server_secret
 from cheesecellar.auth.tokens import TokenSigner
 from cheesecellar.interfaces import ITokenSigner
-from cheesecellar.testing import start_live_cellar
 
 NOAUTH = ["noauth", "", []]
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for the module; every test works on users with names of its own."""
-    live = start_live_cellar(tmp_path_factory.mktemp("auth"))
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def anon(server):
-    with server.session() as session:
-        yield session
 
 
 @pytest.fixture

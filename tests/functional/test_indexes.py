@@ -6,8 +6,6 @@ import itertools
 
 import pytest
 
-from cheesecellar.testing import start_live_cellar
-
 STAGE_DEFAULTS = {
     "type": "stage",
     "bases": [],
@@ -17,14 +15,6 @@ STAGE_DEFAULTS = {
     "mirror_whitelist_inheritance": "intersection",
 }
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for the module; every test works on indexes with names of its own."""
-    live = start_live_cellar(tmp_path_factory.mktemp("indexes"))
-    yield live
-    live.stop()
 
 
 def signup(server, name: str):

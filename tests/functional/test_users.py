@@ -8,31 +8,8 @@ import re
 
 import pytest
 
-from cheesecellar.testing import start_live_cellar
-
 CREATED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for the module; every test works on users with names of its own."""
-    live = start_live_cellar(tmp_path_factory.mktemp("users"))
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def anon(server):
-    with server.session() as session:
-        yield session
-
-
-@pytest.fixture
-def root(server):
-    with server.session() as session:
-        session.login("root", "")
-        yield session
 
 
 def signup(server, stem: str = "user", password: str = "pw", **config):
