@@ -21,11 +21,15 @@ _CACHE_SIZE = 1024
 _cache_key = os.urandom(32)
 _cache: dict[bytes, float] = {}
 _cache_lock = threading.Lock()
+# Each argon2 check takes 64 MiB; bound how many run at once so that a burst of requests
+# with new passwords cannot multiply that by the number of worker threads.
+_argon2_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
 
 def hash_password(password: str) -> str:
     """Return an argon2id PHC string for ``password``."""
-    return _hasher.hash(password)
+    with _argon2_slots:
+        return _hasher.hash(password)
 
 
 def verify_password(pwhash: str | None, password: str) -> bool:
@@ -38,7 +42,8 @@ def verify_password(pwhash: str | None, password: str) -> bool:
         if _cache.get(token, 0) > now:
             return True
     try:
-        _hasher.verify(pwhash, password)
+        with _argon2_slots:
+            _hasher.verify(pwhash, password)
     except (VerificationError, InvalidHashError):
         return False
     with _cache_lock:
