@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from cheesecellar import __version__
-from cheesecellar.auth.passwords import hash_password
 from cheesecellar.auth.secret import read_secret
 from cheesecellar.auth.secret import write_secret
 from cheesecellar.config import ENV_PREFIX
@@ -76,11 +75,9 @@ def cmd_init(args, options) -> int:
         raise ConfigError("give --root-passwd or --root-passwd-hash, not both")
     if pwhash and not pwhash.startswith("$argon2"):
         raise ConfigError("--root-passwd-hash must be an argon2 hash")
-    if args.root_passwd is not None:
-        pwhash = hash_password(args.root_passwd)
-    node = init_serverdir(settings, args.pm, root_pwhash=pwhash)
+    node = init_serverdir(settings, args.pm, root_pwhash=pwhash, root_passwd=args.root_passwd)
     print(f"initialised {settings.serverdir} as {node.role} (uuid {node.uuid})")
-    if pwhash is None and node.role != "replica":
+    if not (pwhash or args.root_passwd) and node.role != "replica":
         print(EMPTY_ROOT_WARNING, file=sys.stderr)
     return 0
 

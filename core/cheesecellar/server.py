@@ -81,15 +81,8 @@ def start(settings: Settings, pm, *, init_if_needed: bool = True) -> Running:
 
 
 def _warn_empty_root(storage) -> None:
-    """Warn (from a thread, off the start-up path: it costs an argon2 check) when
-    ``root`` still has the empty password."""
-
-    def check() -> None:
-        with storage.transaction() as tx:
-            if root_has_empty_password(tx):
-                log.warning("\n%s", EMPTY_ROOT_WARNING)
-
-    threading.Thread(target=check, name="cellar-root-check", daemon=True).start()
+    if root_has_empty_password(storage):
+        log.warning("\n%s", EMPTY_ROOT_WARNING)
 
 
 def serve(settings: Settings, pm) -> int:

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 NODEINFO = ".nodeinfo"
 # devpi's deployment scripts test for this file to decide whether to initialise.
 SERVERVERSION = ".serverversion"
+ROOT_EMPTY_PWHASH = "root-empty-pwhash"
 
 EMPTY_ROOT_WARNING = """\
 ********************************************************************************
@@ -99,17 +100,25 @@ def init_serverdir(
         raise ConfigError(f"server directory {serverdir} already holds data")
     node = NodeInfo(uuid.uuid4().hex, settings.role, settings.primary_url)
     if settings.role != "replica":
+        pwhash = root_pwhash or hash_password(root_passwd or "")
         with storage.transaction(write=True) as tx:
-            users.create_user_with_hash(tx, "root", root_pwhash or hash_password(root_passwd or ""))
+            users.create_user_with_hash(tx, "root", pwhash)
             pm.hook.cellar_init_serverdir(tx=tx, settings=settings)
+        if not (root_pwhash or root_passwd):
+            storage.set_meta(ROOT_EMPTY_PWHASH, pwhash)
     node.save(serverdir)
     (serverdir / SERVERVERSION).write_text(__version__ + "\n")
     return node
 
 
-def root_has_empty_password(tx) -> bool:
-    """Tell whether ``root`` still logs in with an empty password."""
-    from cheesecellar.auth.passwords import verify_password
+def root_has_empty_password(storage) -> bool:
+    """Tell whether ``root`` still has the empty password it was initialised with.
 
-    record = users.get_user(tx, "root")
-    return bool(record) and verify_password(record.get("pwhash"), "")
+    Initialisation records the hash of that empty password in node-local metadata; every
+    password change makes a new salted hash, so an equal hash means an unchanged, empty
+    password. This costs no argon2 check at start-up.
+    """
+    empty = storage.get_meta(ROOT_EMPTY_PWHASH)
+    with storage.transaction() as tx:
+        record = users.get_user(tx, "root")
+    return bool(empty and record and record.get("pwhash") == empty)
