@@ -75,7 +75,7 @@ def _start_phases(server, settings, pm, phases: _Phases):
     running = server.start(settings, pm)
     phases.mark("start: storage, app, events, empty-root check")
     if timed:
-        phases.rows.append({"phase": "  of which empty-root check (argon2 verify)", **timed})
+        phases.rows.append({"phase": "  of which empty-root check (a hash comparison)", **timed})
     return running
 
 
