@@ -9,12 +9,14 @@ from cheesecellar.auth.policy import CellarSecurityPolicy
 from cheesecellar.auth.tokens import TokenSigner
 from cheesecellar.config import Settings
 from cheesecellar.interfaces import IIndexTypes
+from cheesecellar.interfaces import ISimplePages
 from cheesecellar.interfaces import IStorage
 from cheesecellar.interfaces import ITokenSigner
 from cheesecellar.model.indextypes import IndexTypeRegistry
 from cheesecellar.outside import OutsideURLMiddleware
 from cheesecellar.renderers import APIJSONRenderer
 from cheesecellar.serverdir import NodeInfo
+from cheesecellar.simplepages import SimplePages
 
 
 def make_app(settings: Settings, pm, storage, nodeinfo: NodeInfo, secret: bytes):
@@ -26,7 +28,9 @@ def make_app(settings: Settings, pm, storage, nodeinfo: NodeInfo, secret: bytes)
     registry.cellar_nodeinfo = nodeinfo
     registry.registerUtility(storage, IStorage)
     registry.registerUtility(TokenSigner(secret), ITokenSigner)
-    registry.registerUtility(IndexTypeRegistry(pm), IIndexTypes)
+    types = IndexTypeRegistry(pm)
+    registry.registerUtility(types, IIndexTypes)
+    registry.registerUtility(SimplePages(storage, types), ISimplePages)
     config.set_security_policy(CellarSecurityPolicy(pm))
     config.add_request_method(lambda r: r.registry.cellar_settings, "cellar_settings", reify=True)
     config.add_renderer("cellarjson", APIJSONRenderer)

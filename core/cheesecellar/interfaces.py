@@ -78,3 +78,7 @@ class ITokenSigner(Interface):
 
 class IIndexTypes(Interface):
     """The index types (:class:`cheesecellar.model.indextypes.IndexTypeRegistry`)."""
+
+
+class ISimplePages(Interface):
+    """Builds and caches simple API pages (:class:`cheesecellar.simplepages.SimplePages`)."""

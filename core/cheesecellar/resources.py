@@ -9,6 +9,7 @@ from pyramid.authorization import Everyone
 
 from cheesecellar.auth.identity import principal_for_acl_entry
 from cheesecellar.auth.identity import user_principal
+from cheesecellar.model import keys
 
 ROOT = user_principal("root")
 
@@ -73,9 +74,18 @@ class IndexContext(UserContext):
         return f"{self.username}/{self.indexname}"
 
     @property
+    def config(self) -> dict:
+        """The stored index configuration (empty while the index does not exist)."""
+        return self.request.tx.get(keys.index(self.username, self.indexname)) or {}
+
+    @property
     def __acl__(self):
         me = user_principal(self.username)
         admins = _admins(self.request)
         owners = admins if _restricted(self.request) else [*admins, me]
         acl = [(Allow, p, perm) for p in owners for perm in ("index_modify", "index_delete")]
+        uploaders = [principal_for_acl_entry(e) for e in self.config.get("acl_upload", ())]
+        acl += [(Allow, p, "upload") for p in uploaders]
+        # Removing releases: the uploaders, plus the owner and root (or the restrict list).
+        acl += [(Allow, p, "delete_release") for p in [*uploaders, *owners]]
         return acl + super().__acl__ + [DENY_ALL]

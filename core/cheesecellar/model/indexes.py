@@ -12,6 +12,7 @@ from cheesecellar.errors import Conflict
 from cheesecellar.errors import Forbidden
 from cheesecellar.errors import NotFound
 from cheesecellar.model import keys
+from cheesecellar.model import releases
 from cheesecellar.model.indextypes import IndexType
 from cheesecellar.model.indextypes import IndexTypeRegistry
 from cheesecellar.model.names import check_name
@@ -187,8 +188,7 @@ def delete_index(tx, username: str, indexname: str) -> None:
 
 def remove_index_records(tx, username: str, indexname: str) -> None:
     """Remove every record that belongs to an index: its projects and its config."""
-    for key in tx.keys(keys.projects_prefix(f"{username}/{indexname}")):
-        tx.delete(key)
+    releases.purge_index(tx, f"{username}/{indexname}")
     tx.delete(keys.index(username, indexname))
 
 

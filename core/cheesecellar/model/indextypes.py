@@ -129,6 +129,7 @@ class IndexType:
         and ``acl_upload`` sent for a mirror).
     :param validate: called with ``(tx, indexname, config)`` after conversion; raises
         :class:`~cheesecellar.errors.BadRequest` for a configuration that cannot work.
+    :param reader: reads the projects, versions and links an index of the type holds.
     """
 
     name: str
@@ -137,6 +138,9 @@ class IndexType:
     validate: Callable[[Any, str, dict], None] | None = None
     accepts_uploads: bool = True
     is_mirror: bool = False
+    #: Reads the projects an index of this type holds (see
+    #: :class:`cheesecellar.model.resolve.StageReader`); None: it holds none yet.
+    reader: Any = None
 
 
 COMMON_KEYS = (

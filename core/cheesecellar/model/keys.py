@@ -30,20 +30,45 @@ class ParsedKey:
 
 
 def parse(key: str) -> ParsedKey | None:
-    """Tell what a key is: ``user`` (name) or ``index`` (user, index); None if unknown."""
+    """Tell what a key is: ``user`` (name), ``index`` (user, index), ``project`` (user,
+    index, project) or ``version`` (user, index, project, version); None if unknown."""
     kind, _, rest = key.partition("/")
     parts = tuple(rest.split("/"))
     if kind == "user" and len(parts) == 1:
         return ParsedKey("user", parts)
     if kind == "index" and len(parts) == 2:
         return ParsedKey("index", parts)
+    if kind == "project" and len(parts) == 3:
+        return ParsedKey("project", parts)
+    if kind == "version" and len(parts) == 4:
+        return ParsedKey("version", parts)
     return None
 
 
+PROJECT_PREFIX = "project/"
+VERSION_PREFIX = "version/"
+
+
 def project(indexname: str, project_name: str) -> str:
-    """A project of an index: its versions and their metadata (normalised name)."""
-    return f"project/{indexname}/{project_name}"
+    """A project of an index (normalised name): its display name and its versions."""
+    return f"{PROJECT_PREFIX}{indexname}/{project_name}"
 
 
 def projects_prefix(indexname: str) -> str:
-    return f"project/{indexname}/"
+    return f"{PROJECT_PREFIX}{indexname}/"
+
+
+def version(indexname: str, project_name: str, version_string: str) -> str:
+    """One version of a project: its metadata and its files."""
+    return f"{VERSION_PREFIX}{indexname}/{project_name}/{version_string}"
+
+
+def file(relpath: str) -> str:
+    """Which version a stored file belongs to: index, project and version."""
+    return f"file/{relpath}"
+
+
+def versions_prefix(indexname: str, project_name: str | None = None) -> str:
+    if project_name is None:
+        return f"{VERSION_PREFIX}{indexname}/"
+    return f"{VERSION_PREFIX}{indexname}/{project_name}/"

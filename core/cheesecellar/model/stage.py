@@ -11,6 +11,7 @@ from cheesecellar.model.indextypes import to_acl
 from cheesecellar.model.indextypes import to_bases
 from cheesecellar.model.indextypes import to_choice
 from cheesecellar.model.indextypes import to_whitelist
+from cheesecellar.model.pages import STAGE_READER
 
 
 def validate_bases(tx, indexname: str, config: dict) -> None:
@@ -57,6 +58,7 @@ STAGE = IndexType(
         ),
     ),
     validate=validate_bases,
+    reader=STAGE_READER,
 )
 
 

@@ -8,6 +8,11 @@ from typing import Any
 from cheesecellar.errors import BadRequest
 
 
+def app_url(request, path: str) -> str:
+    """An absolute URL under the (outside) application URL; ``+`` stays unquoted."""
+    return request.application_url + path
+
+
 def read_json(request) -> Any:
     """The request body as JSON, or a 400 that says what is wrong with it."""
     try:

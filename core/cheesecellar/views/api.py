@@ -13,17 +13,13 @@ from cheesecellar.interfaces import ITokenSigner
 from cheesecellar.model import indexes
 from cheesecellar.model import users
 from cheesecellar.status import status_info
+from cheesecellar.views import app_url
 from cheesecellar.views import envelope
 from cheesecellar.views import read_json
 
 CORE_FEATURES = frozenset(
     {"push-no-docs", "push-only-docs", "push-register-project", "server-keyvalue-parsing"}
 )
-
-
-def app_url(request, path: str) -> str:
-    """An absolute URL under the (outside) application URL; ``+`` stays unquoted."""
-    return request.application_url + path
 
 
 def authstatus(request) -> list:

@@ -37,7 +37,7 @@ def error_response(request, status: int, message: str, headers=None) -> Response
 
 @exception_view_config(CellarError)
 def cellar_error(exc: CellarError, request) -> Response:
-    return error_response(request, exc.status, exc.message)
+    return error_response(request, exc.status, exc.message, headers=exc.headers.items())
 
 
 @forbidden_view_config()

@@ -1,0 +1,101 @@
+"""Simple API bodies: PEP 503 HTML (with the PEP 629 version) and PEP 691 JSON, v1.1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from html import escape
+
+from cheesecellar.model.pages import Link
+from cheesecellar.model.pages import ProjectPage
+
+API_VERSION = "1.1"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_TYPE = "text/html"
+V1_HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+_META = f'<meta name="pypi:repository-version" content="{API_VERSION}">'
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def href(indexname: str, link: Link, *, project_page: bool = True) -> str:
+    """A link relative to ``/{index}/+simple/{project}/``; files of other stages go up
+    to the server root."""
+    up = "../../" if project_page else "../"
+    stage_prefix = indexname + "/"
+    if link.path.startswith(stage_prefix):
+        return up + link.path[len(stage_prefix) :]
+    return up + "../../" + link.path
+
+
+def _fragment(link: Link) -> str:
+    if "sha256" in link.hashes:
+        return f"#sha256={link.hashes['sha256']}"
+    for name, value in link.hashes.items():
+        return f"#{name}={value}"
+    return ""
+
+
+def project_html(indexname: str, page: ProjectPage) -> bytes:
+    lines = [
+        "<!DOCTYPE html>",
+        f"<html><head>{_META}<title>Links for {escape(page.name)}</title></head>",
+        f"<body><h1>Links for {escape(page.name)}</h1>",
+    ]
+    for link in page.links:
+        attrs = [f'href="{escape(href(indexname, link) + _fragment(link))}"']
+        if link.requires_python is not None:
+            attrs.append(f'data-requires-python="{escape(link.requires_python)}"')
+        if link.core_metadata:
+            spec = escape("=".join(next(iter(link.core_metadata.items()))))
+            attrs.append(f'data-dist-info-metadata="{spec}" data-core-metadata="{spec}"')
+        if link.yanked:
+            reason = "" if link.yanked is True else link.yanked
+            attrs.append(f'data-yanked="{escape(reason)}"')
+        lines.append(f"<a {' '.join(attrs)}>{escape(link.filename)}</a><br>")
+    lines.append("</body></html>\n")
+    return "\n".join(lines).encode()
+
+
+def _file_json(indexname: str, link: Link) -> dict:
+    data = {"filename": link.filename, "url": href(indexname, link), "hashes": link.hashes}
+    if link.requires_python is not None:
+        data["requires-python"] = link.requires_python
+    if link.core_metadata:
+        data["core-metadata"] = link.core_metadata
+        data["dist-info-metadata"] = link.core_metadata
+    if link.yanked:
+        data["yanked"] = link.yanked
+    if link.size is not None:
+        data["size"] = link.size
+    if link.upload_time is not None:
+        data["upload-time"] = link.upload_time
+    return data
+
+
+def project_json(indexname: str, page: ProjectPage) -> bytes:
+    body = {
+        "meta": {"api-version": API_VERSION},
+        "name": page.name,
+        "versions": page.versions,
+        "files": [_file_json(indexname, link) for link in page.links],
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def index_html(indexname: str, names: list[str]) -> bytes:
+    lines = [
+        "<!DOCTYPE html>",
+        f"<html><head>{_META}<title>Simple index of {escape(indexname)}</title></head>",
+        "<body>",
+    ]
+    lines += [f'<a href="{escape(name)}/">{escape(name)}</a><br>' for name in names]
+    lines.append("</body></html>\n")
+    return "\n".join(lines).encode()
+
+
+def index_json(names: list[str]) -> bytes:
+    body = {"meta": {"api-version": API_VERSION}, "projects": [{"name": n} for n in names]}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
