@@ -104,6 +104,11 @@ class Settings:
         type=int,
         help="largest accepted request body in bytes",
     )
+    access_log: str | None = option(
+        "--access-log",
+        metavar="PATH",
+        help="write one line per request to PATH ('-' for standard error); off by default",
+    )
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def plugin(self, dest: str, default: Any = None) -> Any:

@@ -17,16 +17,17 @@ class Rendered:
     def __init__(self, data, render) -> None:
         self.data = data
         self._render = render
-        self._bodies: dict[str, tuple[bytes, str]] = {}
+        self._bodies: dict[tuple[str, str], tuple[bytes, str]] = {}
         self._lock = threading.Lock()
 
-    def body(self, fmt: str) -> tuple[bytes, str]:
-        """``(body, etag)`` in ``fmt`` (a content type of :mod:`simplerender`)."""
-        found = self._bodies.get(fmt)
+    def body(self, fmt: str, up: str = simplerender.PAGE_UP) -> tuple[bytes, str]:
+        """``(body, etag)`` in ``fmt`` (a content type of :mod:`simplerender`), with
+        links relative to a page ``up`` below the index (see :func:`simplerender.href`)."""
+        found = self._bodies.get((fmt, up))
         if found is None:
             with self._lock:
-                body = self._render(fmt, self.data)
-                found = self._bodies[fmt] = (body, simplerender.etag_of(body))
+                body = self._render(fmt, self.data, up)
+                found = self._bodies[fmt, up] = (body, simplerender.etag_of(body))
         return found
 
 
@@ -53,16 +54,16 @@ class SimplePages:
 
     @staticmethod
     def _project_body(indexname: str):
-        def render(fmt: str, page) -> bytes:
+        def render(fmt: str, page, up: str) -> bytes:
             if fmt == simplerender.JSON_TYPE:
-                return simplerender.project_json(indexname, page)
-            return simplerender.project_html(indexname, page)
+                return simplerender.project_json(indexname, page, up)
+            return simplerender.project_html(indexname, page, up)
 
         return render
 
     @staticmethod
     def _index_body(indexname: str):
-        def render(fmt: str, names) -> bytes:
+        def render(fmt: str, names, up: str) -> bytes:
             if fmt == simplerender.JSON_TYPE:
                 return simplerender.index_json(names)
             return simplerender.index_html(indexname, names)

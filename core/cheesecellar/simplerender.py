@@ -14,16 +14,18 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "text/html"
 V1_HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 _META = f'<meta name="pypi:repository-version" content="{API_VERSION}">'
+#: From ``/{index}/+simple/{project}/`` back to ``/{index}/``.
+PAGE_UP = "../../"
 
 
 def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def href(indexname: str, link: Link, *, project_page: bool = True) -> str:
-    """A link relative to ``/{index}/+simple/{project}/``; files of other stages go up
+def href(indexname: str, link: Link, up: str = PAGE_UP) -> str:
+    """A link relative to the page; ``up`` leads from the page to ``/{index}/``
+    (``../../`` from ``/{index}/+simple/{project}/``). Files of other stages go up
     to the server root."""
-    up = "../../" if project_page else "../"
     stage_prefix = indexname + "/"
     if link.path.startswith(stage_prefix):
         return up + link.path[len(stage_prefix) :]
@@ -38,14 +40,14 @@ def _fragment(link: Link) -> str:
     return ""
 
 
-def project_html(indexname: str, page: ProjectPage) -> bytes:
+def project_html(indexname: str, page: ProjectPage, up: str = PAGE_UP) -> bytes:
     lines = [
         "<!DOCTYPE html>",
         f"<html><head>{_META}<title>Links for {escape(page.name)}</title></head>",
         f"<body><h1>Links for {escape(page.name)}</h1>",
     ]
     for link in page.links:
-        attrs = [f'href="{escape(href(indexname, link) + _fragment(link))}"']
+        attrs = [f'href="{escape(href(indexname, link, up) + _fragment(link))}"']
         if link.requires_python is not None:
             attrs.append(f'data-requires-python="{escape(link.requires_python)}"')
         if link.core_metadata:
@@ -59,8 +61,8 @@ def project_html(indexname: str, page: ProjectPage) -> bytes:
     return "\n".join(lines).encode()
 
 
-def _file_json(indexname: str, link: Link) -> dict:
-    data = {"filename": link.filename, "url": href(indexname, link), "hashes": link.hashes}
+def _file_json(indexname: str, link: Link, up: str) -> dict:
+    data = {"filename": link.filename, "url": href(indexname, link, up), "hashes": link.hashes}
     if link.requires_python is not None:
         data["requires-python"] = link.requires_python
     if link.core_metadata:
@@ -75,12 +77,12 @@ def _file_json(indexname: str, link: Link) -> dict:
     return data
 
 
-def project_json(indexname: str, page: ProjectPage) -> bytes:
+def project_json(indexname: str, page: ProjectPage, up: str = PAGE_UP) -> bytes:
     body = {
         "meta": {"api-version": API_VERSION},
         "name": page.name,
         "versions": page.versions,
-        "files": [_file_json(indexname, link) for link in page.links],
+        "files": [_file_json(indexname, link, up) for link in page.links],
     }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -108,8 +108,9 @@ class TempBlob:
     size: int
 
 
-def write_temp_blob(fp: BinaryIO, tmpdir: Path) -> TempBlob:
-    """Copy ``fp`` into a new file in ``tmpdir`` while hashing it, then fsync it."""
+def write_temp_blob(fp: BinaryIO, tmpdir: Path, *, sync: bool = True) -> TempBlob:
+    """Copy ``fp`` into a new file in ``tmpdir`` while hashing it, then fsync it (unless
+    ``sync`` is false: the caller then syncs it before the file counts as stored)."""
     digest = hashlib.sha256()
     size = 0
     fd, name = tempfile.mkstemp(dir=tmpdir, prefix="blob-")
@@ -120,7 +121,8 @@ def write_temp_blob(fp: BinaryIO, tmpdir: Path) -> TempBlob:
                 out.write(chunk)
                 size += len(chunk)
             out.flush()
-            os.fsync(out.fileno())
+            if sync:
+                os.fsync(out.fileno())
     except BaseException:
         os.unlink(name)
         raise

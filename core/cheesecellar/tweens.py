@@ -44,19 +44,28 @@ def transaction_tween_factory(handler, registry):
 def headers_tween_factory(handler, registry):
     """Add the ``X-Devpi-*`` headers that devpi-client checks to every response."""
     storage = registry.getUtility(IStorage)
-    uuid = registry.cellar_nodeinfo.uuid
-    primary_uuid = registry.cellar_nodeinfo.primary_uuid or uuid
+    primary_uuid = registry.cellar_nodeinfo.primary_uuid or registry.cellar_nodeinfo.uuid
+    fixed = (
+        ("X-Devpi-Api-Version", "2"),
+        ("X-Devpi-Server-Version", __version__),
+        ("X-Devpi-Uuid", registry.cellar_nodeinfo.uuid),
+        ("X-Devpi-Primary-Uuid", primary_uuid),
+        ("X-Devpi-Master-Uuid", primary_uuid),
+    )
+    names = frozenset(name.lower() for name, _ in fixed) | {"x-devpi-serial"}
 
     def headers_tween(request):
         response = handler(request)
         serial = getattr(request, "cellar_serial", None)
-        headers = response.headers
-        headers["X-Devpi-Api-Version"] = "2"
-        headers["X-Devpi-Server-Version"] = __version__
-        headers["X-Devpi-Uuid"] = uuid
-        headers["X-Devpi-Primary-Uuid"] = primary_uuid
-        headers["X-Devpi-Master-Uuid"] = primary_uuid
-        headers["X-Devpi-Serial"] = str(storage.last_serial() if serial is None else serial)
+        headerlist = response.headerlist
+        if any(name.lower() in names for name, _ in headerlist):
+            # A view set one of them itself: replace it, as a header assignment would.
+            headerlist[:] = [item for item in headerlist if item[0].lower() not in names]
+        # Appending to the list skips webob's search-and-replace for each header.
+        headerlist.extend(fixed)
+        headerlist.append(
+            ("X-Devpi-Serial", str(storage.last_serial() if serial is None else serial))
+        )
         return response
 
     return headers_tween

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,10 +23,11 @@ log = logging.getLogger(__name__)
 class BlobTree:
     """Blobs live at ``root/<relpath>``; a journal names paths touched by an open commit.
 
-    Before renaming temp files into place (or removing deleted ones) the journal is
-    written and fsync'd. After the database commit it is removed. A journal found at
-    start-up belongs to a commit that may not have happened: every path it names that
-    the database does not know is removed.
+    Before renaming temp files into place (or removing deleted ones) the temp files and
+    the journal are fsync'd, all at once. After the renames the directories they changed
+    are fsync'd, all at once, and only then does the database commit. After the commit
+    the journal is removed. A journal found at start-up belongs to a commit that may not
+    have happened: every path it names that the database does not know is removed.
     """
 
     def __init__(self, root: Path) -> None:
@@ -40,24 +43,27 @@ class BlobTree:
         return open(self.path(relpath), "rb")
 
     def write_temp(self, fp: BinaryIO) -> TempBlob:
-        return write_temp_blob(fp, self.tmpdir)
+        # Synced by begin(), together with the other files of the commit.
+        return write_temp_blob(fp, self.tmpdir, sync=False)
 
-    def begin(self, relpaths: Iterable[str]) -> None:
-        """Journal the paths this commit will touch, durably, before touching them."""
-        data = json.dumps(sorted(relpaths)).encode()
-        tmp = self.journal.with_suffix(".new")
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.journal)
-        _fsync_dir(self.root)
+    def begin(self, relpaths: Iterable[str], temps: Iterable[Path] = ()) -> None:
+        """Journal the paths this commit will touch; make the journal and the ``temps``
+        that will be renamed durable before anything is touched.
 
-    def place(self, relpath: str, blob: TempBlob) -> None:
+        A crash while the journal is written leaves it unreadable or naming paths that
+        were not touched yet; either way no file is lost.
+        """
+        with open(self.journal, "wb") as out:
+            out.write(json.dumps(sorted(relpaths)).encode())
+        sync_all([*temps, self.journal, self.root])
+
+    def place(self, relpath: str, blob: TempBlob) -> set[Path]:
+        """Rename a synced temp file into place; return the directories to sync."""
         target = self.path(relpath)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        changed = _make_dirs(target.parent)
         os.replace(blob.tmppath, target)
-        _fsync_dir(target.parent)
+        changed.add(target.parent)
+        return changed
 
     def remove(self, relpath: str) -> None:
         target = self.path(relpath)
@@ -96,12 +102,57 @@ class BlobTree:
         return removed
 
 
-def _fsync_dir(path: Path) -> None:
+_SYNC_THREADS = 4
+_sync_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_sync_pool_lock = threading.Lock()
+
+
+def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_all(paths: Iterable[Path]) -> None:
+    """fsync files and directories concurrently and wait for all of them.
+
+    One fsync waits for a journal commit of the file system; fsyncs that wait at the same
+    time share commits, so a commit of several files waits about as long as for one.
+    """
+    paths = list(dict.fromkeys(paths))
+    if len(paths) <= 1:
+        for path in paths:
+            _fsync_path(path)
+        return
+    futures = [_pool().submit(_fsync_path, path) for path in paths]
+    concurrent.futures.wait(futures)
+    for future in futures:
+        future.result()  # raises the first failure, after every fsync has finished
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _sync_pool
+    with _sync_pool_lock:
+        if _sync_pool is None:
+            _sync_pool = concurrent.futures.ThreadPoolExecutor(
+                _SYNC_THREADS, thread_name_prefix="cellar-fsync"
+            )
+        return _sync_pool
+
+
+def _make_dirs(path: Path) -> set[Path]:
+    """Create ``path`` and its missing parents; return the directories that got entries."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    changed = set()
+    for directory in reversed(missing):
+        directory.mkdir()
+        changed.add(directory.parent)
+    return changed
 
 
 def _prune_empty_dirs(path: Path, stop: Path) -> None:

@@ -22,6 +22,10 @@ from cheesecellar.storage import FileRef
 from cheesecellar.storage import StagedTransaction
 from cheesecellar.storage import StorageError
 from cheesecellar_fs.blobs import BlobTree
+from cheesecellar_fs.blobs import sync_all
+from cheesecellar_fs.snapshots import SerialMemo
+from cheesecellar_fs.snapshots import SnapshotPool
+from cheesecellar_fs.snapshots import max_serial
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT NOT NULL,
@@ -49,14 +53,29 @@ def _dumps(value: Any) -> str:
 
 @implementer(ITransaction)
 class FsTransaction(StagedTransaction):
-    def __init__(self, store: FsStorage, conn: sqlite3.Connection, write: bool) -> None:
+    def __init__(
+        self,
+        store: FsStorage,
+        conn: sqlite3.Connection,
+        write: bool,
+        at_serial: int,
+        memo: SerialMemo | None = None,
+    ) -> None:
         self._store = store
         self._conn = conn
-        super().__init__(_max_serial(conn), write)
+        self._memo = memo
+        super().__init__(at_serial, write)
 
     def _read(self, key: str) -> Any:
+        if self._memo is None:
+            text = self._record_text(key)
+        else:
+            text = self._memo.record(key, self._record_text)
+        return None if text is None else json.loads(text)
+
+    def _record_text(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM records WHERE key=?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else row[0]
 
     def _scan(self, prefix: str) -> list[str]:
         rows = self._conn.execute(
@@ -66,8 +85,15 @@ class FsTransaction(StagedTransaction):
         return [key for (key,) in rows]
 
     def _file_row(self, path: str) -> FileRef | None:
-        row = self._conn.execute("SELECT sha256, size FROM files WHERE path=?", (path,)).fetchone()
+        if self._memo is None:
+            row = self._file_columns(path)
+        else:
+            row = self._memo.file_row(path, self._file_columns)
         return None if row is None else FileRef(path, row[0], row[1])
+
+    def _file_columns(self, path: str) -> tuple[str, int] | None:
+        row = self._conn.execute("SELECT sha256, size FROM files WHERE path=?", (path,)).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def _stage_blob(self, fp):
         return self._store.blobs.write_temp(fp)
@@ -88,10 +114,12 @@ class FsStorage:
         self._writer.executescript(SCHEMA)
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        self._outside: list[sqlite3.Connection] = []
+        self._outside_lock = threading.Lock()
+        self._snapshots = SnapshotPool(lambda: _connect(self.db_path))
         self._committed = threading.Condition()
-        self._last_serial = _max_serial(self._writer)
+        self._last_serial = max_serial(self._writer)
+        self._memo = SerialMemo(self._last_serial)
         self._closed = False
         self.blobs.recover(self._is_committed_file)
         self.blobs.clear_tmp()
@@ -109,17 +137,27 @@ class FsStorage:
             yield from self._read_transaction()
 
     def _read_transaction(self) -> Iterator[FsTransaction]:
-        conn = self._reader()
-        conn.execute("BEGIN")
+        snapshot = self._snapshots.take(self._last_serial)
         try:
-            yield FsTransaction(self, conn, write=False)
+            serial = snapshot.serial
+            yield FsTransaction(self, snapshot.conn, False, serial, self._memo_at(serial))
         finally:
-            conn.execute("ROLLBACK")
+            self._snapshots.give_back(snapshot, self._last_serial)
+
+    def _memo_at(self, serial: int) -> SerialMemo | None:
+        """The memo of ``serial`` if it is the newest; older snapshots read on their own."""
+        memo = self._memo
+        if memo.serial == serial:
+            return memo
+        if serial != self._last_serial:
+            return None
+        memo = self._memo = SerialMemo(serial)
+        return memo
 
     def _write_transaction(self) -> Iterator[FsTransaction]:
         conn = self._writer
         conn.execute("BEGIN IMMEDIATE")
-        tx = FsTransaction(self, conn, write=True)
+        tx = FsTransaction(self, conn, True, max_serial(conn))
         try:
             yield tx
         except BaseException:
@@ -150,6 +188,7 @@ class FsStorage:
                 (serial, time.time(), _dumps([[c.key, c.value, c.back_serial] for c in changes])),
             )
             removed = self._commit_files(conn, tx, serial)
+            self._snapshots.release_idle()
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -187,18 +226,20 @@ class FsStorage:
         staged = list(tx.staged_files())
         if not staged:
             return []
-        self.blobs.begin(path for path, _ref, _blob in staged)
-        removed = []
+        temps = [blob.tmppath for _path, _ref, blob in staged if blob is not None]
+        self.blobs.begin((path for path, _ref, _blob in staged), temps)
+        removed, changed_dirs = [], set()
         for path, ref, blob in staged:
             if ref is None:
                 conn.execute("DELETE FROM files WHERE path=?", (path,))
                 removed.append(path)
             else:
-                self.blobs.place(path, blob)
+                changed_dirs |= self.blobs.place(path, blob)
                 conn.execute(
                     "INSERT OR REPLACE INTO files (path, sha256, size, serial) VALUES (?, ?, ?, ?)",
                     (path, ref.sha256, ref.size, serial),
                 )
+        sync_all(changed_dirs)  # the renames are durable before the database commits
         return removed
 
     # --- reads outside transactions ---------------------------------------------------
@@ -242,34 +283,24 @@ class FsStorage:
     def close(self) -> None:
         with self._write_lock:
             self._closed = True
-            with self._readers_lock:
-                for conn in self._readers:
+            self._snapshots.close()
+            with self._outside_lock:
+                for conn in self._outside:
                     conn.close()
-                self._readers.clear()
+                self._outside.clear()
             self._writer.close()
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _reader(self, slot: str = "conn") -> sqlite3.Connection:
-        conn = getattr(self._local, slot, None)
-        if conn is None:
-            conn = _connect(self.db_path)
-            setattr(self._local, slot, conn)
-            with self._readers_lock:
-                self._readers.append(conn)
-        return conn
-
     def _query_one(self, sql: str, params: tuple = ()):
-        conn = self._reader()
-        if conn.in_transaction:  # an open read transaction pins this connection's snapshot
-            conn = self._reader("outside")
+        """Run a query outside any snapshot (a connection per thread, autocommit)."""
+        conn = getattr(self._local, "outside", None)
+        if conn is None:
+            conn = self._local.outside = _connect(self.db_path)
+            with self._outside_lock:
+                self._outside.append(conn)
         return conn.execute(sql, params).fetchone()
 
     def _is_committed_file(self, path: str) -> bool:
         row = self._writer.execute("SELECT 1 FROM files WHERE path=?", (path,)).fetchone()
         return row is not None
-
-
-def _max_serial(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT max(serial) FROM changelog").fetchone()
-    return -1 if row[0] is None else row[0]

@@ -72,11 +72,11 @@ def load_table(results: list[dict]) -> str:
     return _table(header, rows)
 
 
-def save(payload: dict) -> Path:
+def save(payload: dict, prefix: str = "bench") -> Path:
     """Write ``payload`` with machine facts to a timestamped JSON file in ``results/``."""
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = RESULTS_DIR / f"bench-{stamp}.json"
+    path = RESULTS_DIR / f"{prefix}-{stamp}.json"
     payload = {"machine_at_end": machine_facts(), "created": stamp, **payload}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path

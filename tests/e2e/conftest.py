@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from packages import DistBuilder
 
 #: Seconds a server gets to start answering, and to exit after a signal.
 START_TIMEOUT = 30
@@ -43,9 +45,15 @@ class CellarProcess:
     serverdir: Path
     logfile: Path
     process: subprocess.Popen
+    access_log: Path | None = None
 
     def log(self) -> str:
         return self.logfile.read_text(errors="replace")
+
+    def requests_logged(self) -> list[LoggedRequest]:
+        """The requests in the access log so far, oldest first."""
+        assert self.access_log is not None, "started without --access-log"
+        return [parse_access_line(line) for line in self.access_log.read_text().splitlines()]
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         """Send ``signum`` and return the exit code once the process has ended."""
@@ -59,16 +67,48 @@ class CellarProcess:
             raise
 
 
-def start_cellar_process(serverdir: Path, logfile: Path, *args: str) -> CellarProcess:
+@dataclasses.dataclass(frozen=True)
+class LoggedRequest:
+    """One line of the server's access log."""
+
+    method: str
+    path: str
+    status: int
+    size: int
+    agent: str
+
+
+#: address - - [time] "METHOD TARGET PROTOCOL" STATUS BYTES "REFERER" "AGENT" DURATIONms
+ACCESS_LINE = re.compile(
+    r'(?P<addr>\S+) - - \[[^\]]+\] "(?P<method>\S+) (?P<path>\S+) [^"]*" '
+    r'(?P<status>\d{3}) (?P<size>\d+) "(?:[^"\\]|\\.)*" "(?P<agent>(?:[^"\\]|\\.)*)" '
+    r"\d+\.\dms"
+)
+
+
+def parse_access_line(line: str) -> LoggedRequest:
+    found = ACCESS_LINE.fullmatch(line)
+    assert found, f"not an access log line: {line!r}"
+    return LoggedRequest(
+        found["method"], found["path"], int(found["status"]), int(found["size"]), found["agent"]
+    )
+
+
+def start_cellar_process(
+    serverdir: Path, logfile: Path, *args: str, access_log: Path | None = None
+) -> CellarProcess:
     """Run ``cellar serve`` on a free port and wait until ``/+api`` answers."""
     port = free_port()
     command = [sys.executable, "-m", "cheesecellar.cli", "serve"]
     command += ["--serverdir", str(serverdir), "--port", str(port), "--threads", "4", *args]
+    if access_log is not None:
+        command += ["--access-log", str(access_log)]
     with logfile.open("ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=clean_environ()
         )
-    server = CellarProcess(f"http://127.0.0.1:{port}", serverdir, logfile, process)
+    url = f"http://127.0.0.1:{port}"
+    server = CellarProcess(url, serverdir, logfile, process, access_log)
     _wait_until_answering(server)
     return server
 
@@ -88,8 +128,13 @@ def _wait_until_answering(server: CellarProcess) -> None:
     pytest.fail(f"cellar serve did not answer within {START_TIMEOUT} s:\n{server.log()}")
 
 
-def _serve_until_teardown(basedir: Path) -> Iterator[CellarProcess]:
-    server = start_cellar_process(basedir / "server", basedir / "server.log", "--offline-mode")
+def _serve_until_teardown(basedir: Path, access_log: bool = False) -> Iterator[CellarProcess]:
+    server = start_cellar_process(
+        basedir / "server",
+        basedir / "server.log",
+        "--offline-mode",
+        access_log=basedir / "access.log" if access_log else None,
+    )
     yield server
     returncode = server.stop()
     assert returncode == 0, server.log()
@@ -108,6 +153,41 @@ def cellar_process(tmp_path_factory) -> Iterator[CellarProcess]:
 def fresh_cellar_process(tmp_path) -> Iterator[CellarProcess]:
     """A real ``cellar serve`` on a new server directory, for this test alone."""
     yield from _serve_until_teardown(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def logged_cellar_process(tmp_path_factory) -> Iterator[CellarProcess]:
+    """A real ``cellar serve`` for a test module, writing an access log."""
+    yield from _serve_until_teardown(tmp_path_factory.mktemp("logged-cellar"), access_log=True)
+
+
+@pytest.fixture(scope="session")
+def dist_builder(tmp_path_factory) -> DistBuilder:
+    """Builds sample wheels and sdists with ``build``, each once per session."""
+    return DistBuilder(tmp_path_factory.mktemp("dists"))
+
+
+def client_environ(home: Path, **extra: str) -> dict[str, str]:
+    """An environment for pip, uv and twine that reads no configuration but ours.
+
+    The machine's own pip configuration may name other indexes; ignoring every config
+    file keeps the clients talking to the server under test alone.
+    """
+    return clean_environ(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INPUT="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        UV_NO_CONFIG="1",
+        UV_CACHE_DIR=str(home / "uv-cache"),
+        UV_PYTHON_DOWNLOADS="never",
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+        NO_COLOR="1",
+        COLUMNS="400",
+        **extra,
+    )
 
 
 @dataclasses.dataclass
@@ -153,10 +233,15 @@ class DevpiClient:
         return result
 
 
+def devpi_client_in(basedir: Path) -> DevpiClient:
+    """A devpi client that keeps its state and any config files inside ``basedir``."""
+    home = basedir / "home"
+    home.mkdir()
+    env = clean_environ(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    return DevpiClient(basedir / "client", env)
+
+
 @pytest.fixture
 def devpi(tmp_path) -> DevpiClient:
     """A devpi client that keeps its state and any config files inside ``tmp_path``."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = clean_environ(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
-    return DevpiClient(tmp_path / "client", env)
+    return devpi_client_in(tmp_path)

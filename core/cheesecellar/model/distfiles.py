@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import lzma
 import re
 import tarfile
 import zipfile
+import zlib
 from typing import IO
 from typing import Any
 
@@ -23,7 +25,17 @@ from cheesecellar.model.names import normalize_name
 #: Largest METADATA/PKG-INFO read from an archive (a guard against archive bombs).
 MAX_METADATA_BYTES = 8 * 1024 * 1024
 _DOCZIP = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.doc\.zip$")
-_BAD_CHARS = re.compile(r"[/\\\x00-\x1f\x7f]")
+# What names, PEP 440 versions and wheel tags use; nothing that needs quoting in a URL.
+_FILE_CHARS = re.compile(r"[A-Za-z0-9._+!-]+")
+# zlib and lzma report damaged compressed data with their own exception types.
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +49,8 @@ class DistName:
 
 
 def check_filename(filename: str) -> str:
-    """Refuse names that could leave their directory or hide as dot files."""
-    if not filename or _BAD_CHARS.search(filename) or filename.startswith("."):
+    """Refuse names that could leave their directory, hide as dot files or break a URL."""
+    if not _FILE_CHARS.fullmatch(filename) or filename.startswith("."):
         raise BadRequest(f"invalid file name {filename!r}")
     if len(filename) > 255:
         raise BadRequest("file name is longer than 255 characters")
@@ -82,14 +94,14 @@ def same_version(a: str, b: str) -> bool:
 
 def read_core_metadata(dist: DistName, fp: IO[bytes]) -> bytes | None:
     """The raw METADATA of a wheel or PKG-INFO of an sdist, or None if there is none."""
+    if dist.kind == "doczip":
+        return None
     try:
         if dist.kind == "wheel" or dist.filename.endswith(".zip"):
             return _from_zip(dist, fp)
-        if dist.kind == "sdist":
-            return _from_tar(dist, fp)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        return _from_tar(dist, fp)
+    except _ARCHIVE_ERRORS as exc:
         raise BadRequest(f"{dist.filename}: not a readable archive ({exc})") from None
-    return None
 
 
 def _is_metadata(name: str, dist: DistName) -> bool:

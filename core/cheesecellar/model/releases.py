@@ -88,8 +88,8 @@ def set_metadata(
     tx, indexname: str, project: str, version: str, metadata: Mapping[str, Any]
 ) -> dict:
     """Register or update the metadata of a version; files and yank state are kept."""
-    name = metadata.get("name") or project
-    verdata = _ensure_version(tx, indexname, project, name, version)
+    verdata = _ensure_version(tx, indexname, project, metadata.get("name") or project, version)
+    name = metadata.get("name") or verdata["name"]
     for key, value in metadata.items():
         if key not in SERVER_KEYS:
             verdata[key] = value

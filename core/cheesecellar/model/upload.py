@@ -22,6 +22,7 @@ from cheesecellar.model.distfiles import same_version
 from cheesecellar.model.names import normalize_name
 
 IDENTICAL = "Upload of identical file to non volatile index."
+IDENTICAL_VOLATILE = "Upload of identical file: it is already stored."
 # Form fields that may repeat, and the metadata key each one fills.
 MULTI_FIELDS = {
     "classifiers": "classifiers",
@@ -117,6 +118,9 @@ def check_digests(form, upload: Upload) -> None:
 
 def check_matches_form(dist: DistName, form) -> str:
     """The version of the upload; the form's name and version must agree with the file."""
+    for field in ("name", "version"):
+        if isinstance(form.get(field), str) and not form[field].strip():
+            raise BadRequest(f"the form's {field!r} is empty")
     name = form.get("name")
     if isinstance(name, str) and name and normalize_name(name) != dist.project:
         raise BadRequest(f"filename {dist.filename!r} does not match the project name {name!r}")
@@ -157,7 +161,7 @@ def file_upload(
         who=who, volatile=config.get("volatile", True), extra=extra,
     )  # fmt: skip
     if identical:
-        return UploadResult(IDENTICAL)
+        return UploadResult(_identical(config))
     if raw is not None and dist.kind == "wheel":
         tx.store_file(entry["relpath"] + ".metadata", io.BytesIO(raw))
     return UploadResult(f"{upload.filename} stored in {indexname}")
@@ -216,4 +220,8 @@ def doc_upload(
         tx, indexname, project, version, filename, upload.fp, upload.sha256,
         who=who, volatile=config.get("volatile", True), filetype="doczip",
     )  # fmt: skip
-    return UploadResult(IDENTICAL if identical else f"documentation {filename} stored")
+    return UploadResult(_identical(config) if identical else f"documentation {filename} stored")
+
+
+def _identical(config: Mapping) -> str:
+    return IDENTICAL_VOLATILE if config.get("volatile", True) else IDENTICAL

@@ -47,7 +47,7 @@ def file_response(request, relpath: str, sha256: str, size: int, modified) -> Re
     if wrapper is not None and "Range" not in request.headers:
         response.app_iter = wrapper(fp, BLOCK_SIZE)
     else:
-        response.app_iter = FileIter(fp, BLOCK_SIZE)
+        response.app_iter = FileIter(fp)  # webob slices it for Range requests
     response.content_length = size
     response.etag = sha256
     response.accept_ranges = "bytes"

@@ -11,6 +11,9 @@ from cheesecellar.model import projects
 from cheesecellar.views import envelope
 from cheesecellar.views import message
 from cheesecellar.views import read_json
+from cheesecellar.views.simple import is_installer
+from cheesecellar.views.simple import simple_index
+from cheesecellar.views.simple import wants_simple_json
 
 
 def _types(request):
@@ -19,6 +22,8 @@ def _types(request):
 
 @view_config(route_name="index", renderer="cellarjson", request_method="GET")
 def index_get(context, request):
+    if is_installer(request) or wants_simple_json(request):
+        return simple_index(context, request)  # pip or a PEP 691 client pointed at the index
     config = dict(indexes.require_index(request.tx, context.username, context.indexname))
     if "no_projects" not in request.GET:
         config["projects"] = projects.project_names(request.tx, context.name)

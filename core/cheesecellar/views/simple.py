@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 from pyramid.view import view_config
+from webob.acceptparse import create_accept_header
 
 from cheesecellar import simplerender
 from cheesecellar.errors import BadRequest
@@ -23,10 +25,27 @@ INSTALLER = re.compile(r"^([^ ]* )*(distribute|setuptools|pip|pex|uv)/")
 
 
 def negotiate(request) -> str:
-    offers = request.accept.acceptable_offers(OFFERS)
-    if not offers:
-        raise CellarError("none of the simple API formats is acceptable", status=406)
-    return offers[0][0]
+    """The format to answer in. A client that asks only for a simple API version we do
+    not serve gets a 406; any other Accept that names none of our formats
+    (``application/json`` from an API client, say) gets HTML, as devpi answers it."""
+    accept = request.environ.get("HTTP_ACCEPT")
+    fmt = _best_offer(accept)
+    if fmt is None and "application/vnd.pypi.simple." in (accept or ""):
+        raise CellarError("none of the simple API versions asked for is served", status=406)
+    return fmt or simplerender.HTML_TYPE
+
+
+@functools.lru_cache(maxsize=256)
+def _best_offer(accept: str | None) -> str | None:
+    # Installers send the same few headers again and again; parsing one costs more
+    # than the rest of a cached page.
+    offers = create_accept_header(accept).acceptable_offers(OFFERS)
+    return offers[0][0] if offers else None
+
+
+def wants_simple_json(request) -> bool:
+    """Whether the client asks for PEP 691 JSON above the other simple API formats."""
+    return _best_offer(request.environ.get("HTTP_ACCEPT")) == simplerender.JSON_TYPE
 
 
 def is_installer(request) -> bool:
@@ -44,13 +63,21 @@ def _query(request) -> str:
     return "?" + request.query_string if request.query_string else ""
 
 
+def _up_to_index(request) -> str:
+    """Relative links lead from the page's directory back to ``/{user}/{index}/``; the
+    page is served with and without a trailing slash, and at ``/{user}/{index}/{project}``."""
+    depth = request.path_info.lstrip("/").count("/") - 2
+    return "../" * max(depth, 0)
+
+
 def page_response(request, rendered, fmt: str) -> Response:
-    body, etag = rendered.body(fmt)
+    body, etag = rendered.body(fmt, _up_to_index(request))
     response = request.response
     response.headers["Vary"] = "Accept, User-Agent"
     response.headers["ETag"] = etag
     response.content_type = fmt
-    if etag in request.if_none_match:
+    # webob's matcher holds the tags without their quotes.
+    if etag.strip('"') in request.if_none_match:
         response.status_int = 304
         return response
     response.body = body
