@@ -9,6 +9,8 @@ from collections.abc import Callable
 #: Records and file rows remembered per serial, and the largest record remembered.
 MEMO_ENTRIES = 4096
 MEMO_VALUE_CHARS = 64 * 1024
+#: Total characters of record text one memo keeps (about 16 MB), whatever the entries.
+MEMO_TOTAL_CHARS = 16 * 1024 * 1024
 MISSING = object()
 
 
@@ -88,10 +90,22 @@ class SnapshotPool:
             self._idle.append(snapshot)
 
     def release_idle(self) -> None:
-        """End every idle snapshot (called by the writer right before it commits)."""
+        """End every idle snapshot (called by the writer right before it commits).
+
+        A connection that fails to end its snapshot is closed instead: the commit
+        must not fail because of a reader.
+        """
         with self._lock:
+            failed = []
             for snapshot in self._idle:
-                snapshot.release()
+                try:
+                    snapshot.release()
+                except sqlite3.Error:
+                    failed.append(snapshot)
+            for snapshot in failed:
+                self._idle.remove(snapshot)
+                self._all.remove(snapshot)
+                snapshot.conn.close()
 
     def close(self) -> None:
         with self._lock:
@@ -115,19 +129,26 @@ class SerialMemo:
     are kept as JSON text and decoded on every read: callers get their own copy.
     """
 
-    __slots__ = ("files", "records", "serial")
+    __slots__ = ("chars", "files", "records", "serial")
 
     def __init__(self, serial: int) -> None:
         self.serial = serial
         self.records: dict[str, str | None] = {}
         self.files: dict[str, tuple[str, int] | None] = {}
+        self.chars = 0
 
     def record(self, key: str, load: Callable[[str], str | None]) -> str | None:
         text = self.records.get(key, MISSING)
         if text is MISSING:
             text = load(key)
-            if len(self.records) < MEMO_ENTRIES and (text is None or len(text) <= MEMO_VALUE_CHARS):
+            size = 0 if text is None else len(text)
+            if (
+                len(self.records) < MEMO_ENTRIES
+                and size <= MEMO_VALUE_CHARS
+                and self.chars + size <= MEMO_TOTAL_CHARS
+            ):
                 self.records[key] = text
+                self.chars += size
         return text
 
     def file_row(self, path: str, load: Callable[[str], tuple | None]) -> tuple | None:

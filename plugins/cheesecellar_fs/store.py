@@ -275,10 +275,22 @@ class FsStorage:
         return None if row is None else json.loads(row[0])
 
     def set_meta(self, name: str, value: Any) -> None:
+        """Write node-local bookkeeping without waiting for the disk.
+
+        The value is in the WAL at once and durable with the next commit (whose sync
+        covers the whole WAL). A power cut before that brings back the previous value,
+        which repeats work and loses nothing: the event thread, which writes after every
+        commit, then delivers a few serials again (events are at-least-once anyway).
+        """
         with self._write_lock:
-            self._writer.execute(
-                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, _dumps(value))
-            )
+            self._writer.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._writer.execute(
+                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                    (name, _dumps(value)),
+                )
+            finally:
+                self._writer.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
         with self._write_lock:

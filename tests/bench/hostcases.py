@@ -10,7 +10,6 @@ from tests.bench import wrk
 from tests.bench.hostdata import CHAIN
 from tests.bench.hostdata import PIP_ACCEPT
 from tests.bench.hostdata import PROD
-from tests.bench.hostdata import PROJECTS
 from tests.bench.hostdata import Hosted
 
 #: The index a page is asked of, by how many levels of bases lie between it and the files.
@@ -34,10 +33,10 @@ class Case:
         return f"download {self.subject}"
 
 
-def page_cases(clients: tuple[int, ...]) -> list[Case]:
+def page_cases(projects, clients: tuple[int, ...]) -> list[Case]:
     return [
         Case("page", project, depth, count, f"/{index}/+simple/{project}/")
-        for project in PROJECTS
+        for project in projects
         for depth, index in DEPTHS.items()
         for count in clients
     ]

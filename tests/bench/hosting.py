@@ -15,6 +15,8 @@ from pathlib import Path
 from tests.bench import hostcases
 from tests.bench import report
 from tests.bench import wrk
+from tests.bench.hostdata import PROJECTS
+from tests.bench.hostdata import SLOW_FOR_DEVPI
 from tests.bench.hostdata import populate
 from tests.bench.servers import SERVER_NAMES
 from tests.bench.servers import ServerKind
@@ -40,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", choices=["pages", "downloads", "uploads"], action="append",
         help="run only these groups (repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--devpi-2000", action="store_true",
+        help=f"give devpi {SLOW_FOR_DEVPI} too (its 2,000 uploads take hours)",
+    )  # fmt: skip
     parser.add_argument("--devpi-venv", help="virtualenv with devpi-server and devpi-web")
     parser.add_argument("--devpi-noweb-venv", help="virtualenv with devpi-server only")
     parser.add_argument("--keep", action="store_true", help="keep server dirs and logs")
@@ -55,12 +61,15 @@ def bench_server(kind: ServerKind, args, workdir: Path) -> dict:
     clients = tuple(int(n) for n in args.clients.split(","))
     try:
         began = time.perf_counter()
-        hosted = populate(f"http://127.0.0.1:{server.port}")
+        projects = dict(PROJECTS)
+        if kind.name != "cellar" and not args.devpi_2000:
+            del projects[SLOW_FOR_DEVPI]
+        hosted = populate(f"http://127.0.0.1:{server.port}", projects)
         result = {"server": kind.name, "setup_seconds": round(time.perf_counter() - began, 1)}
         print(f"  {kind.name}: data loaded in {result['setup_seconds']} s", flush=True)
         cases = []
         if "pages" in groups:
-            cases += hostcases.page_cases(clients)
+            cases += hostcases.page_cases(projects, clients)
         if "downloads" in groups:
             cases += hostcases.download_cases(hosted, clients)
         result["cases"] = [_run_case(hosted, case, args.duration) for case in cases]

@@ -21,6 +21,7 @@ from cheesecellar.views import app_url
 
 # Ties go to HTML, the default PEP 691 asks for when a client states no preference.
 OFFERS = (simplerender.HTML_TYPE, simplerender.V1_HTML_TYPE, simplerender.JSON_TYPE)
+VARY = "Accept, User-Agent"
 INSTALLER = re.compile(r"^([^ ]* )*(distribute|setuptools|pip|pex|uv)/")
 
 
@@ -54,7 +55,7 @@ def is_installer(request) -> bool:
 
 def _redirect_to_slash(request, fmt: str) -> HTTPFound | None:
     """Browsers get the trailing slash; installers and JSON clients are served as is."""
-    if request.path.endswith("/") or is_installer(request) or fmt == simplerender.JSON_TYPE:
+    if request.path_info.endswith("/") or is_installer(request) or fmt == simplerender.JSON_TYPE:
         return None
     return HTTPFound(location=request.path_url + "/" + _query(request))
 
@@ -70,10 +71,19 @@ def _up_to_index(request) -> str:
     return "../" * max(depth, 0)
 
 
+@functools.cache
+def _content_type_header(fmt: str) -> str:
+    return Response(content_type=fmt).headers["Content-Type"]  # webob adds the charset
+
+
 def page_response(request, rendered, fmt: str) -> Response:
     body, etag = rendered.body(fmt, _up_to_index(request))
+    if "HTTP_IF_NONE_MATCH" not in request.environ:
+        # The common case, built in one go: a page is served thousands of times a second.
+        headers = [("Content-Type", _content_type_header(fmt)), ("Vary", VARY), ("ETag", etag)]
+        return Response(body=body, headerlist=headers)
     response = request.response
-    response.headers["Vary"] = "Accept, User-Agent"
+    response.headers["Vary"] = VARY
     response.headers["ETag"] = etag
     response.content_type = fmt
     # webob's matcher holds the tags without their quotes.
