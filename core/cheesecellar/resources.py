@@ -26,6 +26,12 @@ def _restricted(request) -> bool:
     return request.cellar_settings.restrict_modify_principals is not None
 
 
+def _owners(request, me: str) -> list[str]:
+    """Who owns a user's account and indexes: the user and root, or only the restrict list."""
+    admins = _admins(request)
+    return admins if _restricted(request) else [*admins, me]
+
+
 class RootContext:
     """The server: who may create users."""
 
@@ -48,9 +54,8 @@ class UserContext(RootContext):
     @property
     def __acl__(self):
         me = user_principal(self.username)
-        admins = _admins(self.request)
-        owners = admins if _restricted(self.request) else [*admins, me]
-        acl = [(Allow, p, "user_modify_password") for p in [*admins, me]]
+        owners = _owners(self.request, me)
+        acl = [(Allow, p, "user_modify_password") for p in [*_admins(self.request), me]]
         if _restricted(self.request):
             # No one removes their own account, so the administrators cannot lock themselves out.
             acl.append((Deny, me, "user_delete"))
@@ -80,9 +85,7 @@ class IndexContext(UserContext):
 
     @property
     def __acl__(self):
-        me = user_principal(self.username)
-        admins = _admins(self.request)
-        owners = admins if _restricted(self.request) else [*admins, me]
+        owners = _owners(self.request, user_principal(self.username))
         acl = [(Allow, p, perm) for p in owners for perm in ("index_modify", "index_delete")]
         uploaders = [principal_for_acl_entry(e) for e in self.config.get("acl_upload", ())]
         acl += [(Allow, p, "upload") for p in uploaders]
