@@ -125,8 +125,10 @@ def add_file(
         return old, True
     if old is not None and not volatile:
         raise Conflict(f"{filename} already exists in non-volatile index")
-    name = existing["name"] if existing else project
-    verdata = _ensure_version(tx, indexname, project, name, version)
+    if existing is None:
+        verdata = _ensure_version(tx, indexname, project, project, version)
+    else:
+        verdata = dict(existing)
     ref = tx.store_file(file_relpath(indexname, sha256, filename), fp)
     if ref.sha256 != sha256:
         raise Conflict(f"{filename}: content changed while it was stored")
