@@ -38,3 +38,9 @@ class Conflict(CellarError):
 
 class Gone(CellarError):
     status = 410
+
+
+class MirrorUnavailable(CellarError):
+    """A mirror's upstream failed and nothing usable is cached."""
+
+    status = 502

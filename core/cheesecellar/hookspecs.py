@@ -195,6 +195,46 @@ def cellar_indexconfig_defaults(index_type: str) -> Mapping[str, Any] | None:
     """
 
 
+# --- mirrors ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def cellar_get_upstream(indexname: str, ixconfig: Mapping[str, Any], settings: Settings) -> Any:
+    """Return the client that fetches a mirror index's upstream pages and files.
+
+    Without an answer the mirror plugin uses its own HTTP client for ``mirror_url``
+    (PEP 691 JSON or PEP 503 HTML); answer to fetch from somewhere else. The
+    object needs the methods of :class:`cheesecellar_mirror.upstream.Upstream`:
+    ``fetch_project``, ``fetch_project_list``, ``open_file``, ``fetch_bytes`` and
+    ``close``. It is asked again when the index configuration changes.
+    Stops at first non-None result.
+
+    :param indexname: the mirror index, ``user/index``.
+    :param ixconfig: its configuration, ``mirror_url`` included.
+    :param settings: the server settings (timeouts, offline mode).
+    :returns: an upstream client, or ``None`` to leave it to other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def cellar_get_mirror_auth(indexname: str, url: str) -> tuple[str, str] | None:
+    """Return ``(username, password)`` for the upstream of a mirror index.
+
+    Used when ``mirror_url`` carries no credentials of its own. The credentials are
+    sent only to the scheme, host and port of ``url``, never to a file host elsewhere,
+    and never shown in logs or to users other than root and the index owner.
+    Stops at first non-None result.
+
+    :param indexname: the mirror index, ``user/index``.
+    :param url: its ``mirror_url`` without credentials.
+    :returns: a username and password, or ``None``.
+
+    .. versionadded:: 0.1
+    """
+
+
 # --- authentication --------------------------------------------------------------------
 
 

@@ -1,9 +1,11 @@
 """Built pages kept in memory and invalidated by serial: a page stays valid until a commit
-touches its project, the project list, or any index configuration."""
+touches its project, the project list, or any index configuration, or until the time a
+page built from a mirror says it expires."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +24,8 @@ class PageCache:
     answers, so a transaction never gets a page older than what it can see. Changes are
     tracked per normalised project name across all indexes: an upload to one index
     makes the pages of that project name rebuild in every index, which keeps inheriting
-    indexes correct without tracking who inherits from whom.
+    indexes correct without tracking who inherits from whom. A value with an
+    ``expires_at`` (a :func:`time.monotonic` time, or None) is rebuilt after that time.
     """
 
     def __init__(self, storage, max_pages: int = MAX_PAGES) -> None:
@@ -44,7 +47,7 @@ class PageCache:
                 self._learn(at)
             depends = self._depends_on(project)
             cached = self._pages.get((indexname, project))
-            if cached is not None and cached[0] >= depends:
+            if cached is not None and cached[0] >= depends and _fresh(cached[1]):
                 self._pages.move_to_end((indexname, project))
                 self.hits += 1
                 return cached[1]
@@ -65,17 +68,29 @@ class PageCache:
         for serial in range(self._known + 1, upto + 1):
             entry = self._storage.changelog(serial)
             for change in entry.changes if entry else ():
-                self._note(change.key, serial)
+                self._note(change, serial)
         self._known = upto
 
-    def _note(self, key: str, serial: int) -> None:
-        parsed = keys.parse(key)
+    def _note(self, change, serial: int) -> None:
+        parsed = keys.parse(change.key)
         if parsed is None:
             return
         if parsed.kind in ("index", "user"):
             self._config_serial = serial
-        elif parsed.kind == "project":
+        elif parsed.kind in ("project", "mirror"):
             self._names_serial = serial
             self._touched[parsed.parts[2]] = serial
         elif parsed.kind == "version":
             self._touched[parsed.parts[2]] = serial
+        elif parsed.kind == "mirrorlist":
+            self._names_serial = serial
+        elif parsed.kind == "file" and isinstance(change.value, dict):
+            # A mirror file cached with its metadata changes what its page advertises.
+            project = change.value.get("project")
+            if project:
+                self._touched[project] = serial
+
+
+def _fresh(value: Any) -> bool:
+    expires_at = getattr(value, "expires_at", None)
+    return expires_at is None or time.monotonic() < expires_at

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from collections.abc import Iterator
 from html import escape
 
 from cheesecellar.model.pages import Link
@@ -25,7 +27,9 @@ def etag_of(body: bytes) -> str:
 def href(indexname: str, link: Link, up: str = PAGE_UP) -> str:
     """A link relative to the page; ``up`` leads from the page to ``/{index}/``
     (``../../`` from ``/{index}/+simple/{project}/``). Files of other stages go up
-    to the server root."""
+    to the server root; a link to another server is absolute."""
+    if link.url is not None:
+        return link.url
     stage_prefix = indexname + "/"
     if link.path.startswith(stage_prefix):
         return up + link.path[len(stage_prefix) :]
@@ -87,17 +91,43 @@ def project_json(indexname: str, page: ProjectPage, up: str = PAGE_UP) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def index_html(indexname: str, names: list[str]) -> bytes:
-    lines = [
-        "<!DOCTYPE html>",
-        f"<html><head>{_META}<title>Simple index of {escape(indexname)}</title></head>",
-        "<body>",
-    ]
-    lines += [f'<a href="{escape(name)}/">{escape(name)}</a><br>' for name in names]
-    lines.append("</body></html>\n")
-    return "\n".join(lines).encode()
+def index_html(indexname: str, names: Iterable[str]) -> bytes:
+    return b"".join(index_html_chunks(indexname, names))
 
 
-def index_json(names: list[str]) -> bytes:
-    body = {"meta": {"api-version": API_VERSION}, "projects": [{"name": n} for n in names]}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+def index_json(names: Iterable[str]) -> bytes:
+    return b"".join(index_json_chunks(names))
+
+
+def index_html_chunks(indexname: str, names: Iterable[str]) -> Iterator[bytes]:
+    """The project list as HTML in pieces of about ``NAMES_PER_CHUNK`` names."""
+    head = f"<html><head>{_META}<title>Simple index of {escape(indexname)}</title></head>"
+    yield f"<!DOCTYPE html>\n{head}\n<body>\n".encode()
+    for batch in _batches(names):
+        yield "".join(f'<a href="{escape(n)}/">{escape(n)}</a><br>\n' for n in batch).encode()
+    yield b"</body></html>\n"
+
+
+def index_json_chunks(names: Iterable[str]) -> Iterator[bytes]:
+    """The PEP 691 project list in pieces, valid JSON once joined."""
+    yield b'{"meta":{"api-version":"' + API_VERSION.encode() + b'"},"projects":['
+    separator = ""
+    for batch in _batches(names):
+        text = ",".join('{"name":' + json.dumps(n, ensure_ascii=False) + "}" for n in batch)
+        yield (separator + text).encode()
+        separator = ","
+    yield b"]}"
+
+
+NAMES_PER_CHUNK = 2000
+
+
+def _batches(names: Iterable[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for name in names:
+        batch.append(name)
+        if len(batch) == NAMES_PER_CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

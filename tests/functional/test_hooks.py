@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 
 import pytest
+import requests
 
 from cheesecellar import hookimpl
 from cheesecellar import hookspecs
@@ -138,6 +139,18 @@ class Recorder:
     def cellar_indexconfig_defaults(self, index_type):
         self.record("cellar_indexconfig_defaults", index_type=index_type)
         return {"recorder_notify": False} if index_type == "stage" else None
+
+    # --- mirrors ------------------------------------------------------------------------
+
+    @hookimpl
+    def cellar_get_upstream(self, indexname, ixconfig, settings):
+        self.record("cellar_get_upstream", indexname=indexname, ixconfig=ixconfig)
+        return None  # the built-in client, with the credentials below
+
+    @hookimpl
+    def cellar_get_mirror_auth(self, indexname, url):
+        self.record("cellar_get_mirror_auth", indexname=indexname, url=url)
+        return ("recorder", PLUGIN_SECRET)
 
     # --- authentication -----------------------------------------------------------------
 
@@ -440,10 +453,20 @@ def test_metrics_and_messages_appear_in_status(live, rec):
     assert rec.calls("cellar_status_info")[0]["registry"] is live.running.registry
 
 
-def tour(make_cellar, rec: Recorder) -> None:
+def mirror_page(live, upstream) -> requests.Response:
+    """Point root/pypi at ``upstream`` and ask it for a project page."""
+    with live.session() as api:
+        api.login("root", "")
+        reply = api.patch("/root/pypi", json=[f"mirror_url={upstream.index_url}"])
+        assert reply.status_code == 200, reply.text
+        return api.get("/root/pypi/+simple/requests/")
+
+
+def tour(make_cellar, make_upstream, rec: Recorder) -> None:
     """Every action of the tests above, on one recorder."""
     run_command_line(rec)
     live = make_cellar(plugins=[rec], storage="recorded", extra={"recorder_greeting": "hi"})
+    mirror_page(live, make_upstream(auth=("recorder", PLUGIN_SECRET)))
     with live.session() as api:
         api.get("/+hello")
         api.get("/+api", headers={"X-Recorder-User": "visitor"})
@@ -453,7 +476,20 @@ def tour(make_cellar, rec: Recorder) -> None:
     live.stop()
 
 
-def test_the_tour_calls_every_hook(make_cellar, rec):
-    tour(make_cellar, rec)
+def test_mirror_upstream_and_credentials_come_from_plugins(live, rec, make_upstream):
+    upstream = make_upstream(auth=("recorder", PLUGIN_SECRET))
+    reply = mirror_page(live, upstream)
+    assert reply.status_code == 200, reply.text
+    assert "requests-2.32.3-py3-none-any.whl" in reply.text
+    [asked] = rec.calls("cellar_get_upstream")
+    assert asked["indexname"] == "root/pypi"
+    assert asked["ixconfig"]["mirror_url"] == upstream.index_url
+    [auth] = rec.calls("cellar_get_mirror_auth")
+    assert auth == {"indexname": "root/pypi", "url": upstream.index_url}
+    assert upstream.authorized(), "the plugin's credentials reached the upstream"
+
+
+def test_the_tour_calls_every_hook(make_cellar, make_upstream, rec):
+    tour(make_cellar, make_upstream, rec)
     missing = sorted(set(HOOKS) - rec.names())
     assert not missing, f"no action in tour() calls {missing}; add one and a test for it"

@@ -130,6 +130,10 @@ class IndexType:
     :param validate: called with ``(tx, indexname, config)`` after conversion; raises
         :class:`~cheesecellar.errors.BadRequest` for a configuration that cannot work.
     :param reader: reads the projects, versions and links an index of the type holds.
+    :param file_source: answers requests for files the index lists but has not stored
+        yet: ``respond(request, indexname, config, relpath)`` returns a response or None.
+    :param present: ``present(config, privileged)`` returns the configuration as a
+        user sees it (a mirror masks the credentials in its URL unless ``privileged``).
     """
 
     name: str
@@ -141,6 +145,11 @@ class IndexType:
     #: Reads the projects an index of this type holds (see
     #: :class:`cheesecellar.model.resolve.StageReader`); None: it holds none yet.
     reader: Any = None
+    file_source: Any = None
+    present: Callable[[dict, bool], dict] | None = None
+
+    def public_config(self, config: dict, privileged: bool) -> dict:
+        return dict(config) if self.present is None else self.present(config, privileged)
 
 
 COMMON_KEYS = (
@@ -172,6 +181,13 @@ class IndexTypeRegistry:
                 keys[name] = ConfigKey(name, converter_for_default(default), default)
         self._types[index_type.name] = index_type
         self._keys[index_type.name] = keys
+
+    def update(self, name: str, **changes: Any) -> IndexType:
+        """Replace fields of a registered type, e.g. the reader a plugin builds at start-up
+        for the server it runs in."""
+        updated = dataclasses.replace(self.get(name), **changes)
+        self._types[name] = updated
+        return updated
 
     def get(self, name: Any) -> IndexType:
         if not isinstance(name, str) or name not in self._types:

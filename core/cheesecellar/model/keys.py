@@ -31,8 +31,11 @@ class ParsedKey:
 
 def parse(key: str) -> ParsedKey | None:
     """Tell what a key is: ``user`` (name), ``index`` (user, index), ``project`` (user,
-    index, project) or ``version`` (user, index, project, version); None if unknown."""
+    index, project), ``version`` (user, index, project, version), ``mirror`` (user,
+    index, project), ``mirrorlist`` (user, index) or ``file`` (relpath); None if unknown."""
     kind, _, rest = key.partition("/")
+    if kind == "file" and rest:
+        return ParsedKey("file", (rest,))
     parts = tuple(rest.split("/"))
     if kind == "user" and len(parts) == 1:
         return ParsedKey("user", parts)
@@ -42,6 +45,10 @@ def parse(key: str) -> ParsedKey | None:
         return ParsedKey("project", parts)
     if kind == "version" and len(parts) == 4:
         return ParsedKey("version", parts)
+    if kind == "mirror" and len(parts) == 3:
+        return ParsedKey("mirror", parts)
+    if kind == "mirrorlist" and len(parts) == 2:
+        return ParsedKey("mirrorlist", parts)
     return None
 
 
@@ -72,3 +79,17 @@ def versions_prefix(indexname: str, project_name: str | None = None) -> str:
     if project_name is None:
         return f"{VERSION_PREFIX}{indexname}/"
     return f"{VERSION_PREFIX}{indexname}/{project_name}/"
+
+
+def mirror_page(indexname: str, project_name: str) -> str:
+    """The cached upstream page of a project of a mirror index."""
+    return f"mirror/{indexname}/{project_name}"
+
+
+def mirror_pages_prefix(indexname: str) -> str:
+    return f"mirror/{indexname}/"
+
+
+def mirror_list(indexname: str) -> str:
+    """Where a mirror index keeps its upstream project list (a stored file)."""
+    return f"mirrorlist/{indexname}"

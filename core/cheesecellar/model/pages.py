@@ -26,6 +26,8 @@ class Link:
     core_metadata: dict[str, str] | None = None
     size: int | None = None
     upload_time: str | None = None
+    #: An absolute URL elsewhere (a mirror linking to its upstream), used instead of path.
+    url: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +36,8 @@ class ProjectPage:
     versions: list[str]
     links: list[Link]
     blocked_mirrors: list[str]
+    #: When a mirror's part of the page must be checked again (time.monotonic()).
+    expires_at: float | None = None
 
 
 def version_key(version: str) -> tuple:
@@ -65,6 +69,7 @@ def links_from_versions(stage: str, versions: dict[str, dict]) -> list[Link]:
                     core_metadata=entry.get("core_metadata"),
                     size=entry.get("size"),
                     upload_time=entry.get("upload_time"),
+                    url=entry.get("url"),
                 )
             )
     return links
@@ -98,6 +103,10 @@ def project_page(tx, types, indexname: str, project: str) -> ProjectPage | None:
     resolution = resolve(tx, types, indexname, project)
     if not resolution.hits:
         return None
+    return _merge(tx, types, project, resolution)
+
+
+def _merge(tx, types, project: str, resolution) -> ProjectPage:
     seen: set[str] = set()
     links: list[Link] = []
     versions: set[str] = set()
@@ -114,4 +123,20 @@ def project_page(tx, types, indexname: str, project: str) -> ProjectPage | None:
                 seen.add(link.filename)
                 links.append(link)
     ordered = sorted(versions, key=version_key)
-    return ProjectPage(project, ordered, links, resolution.blocked_mirrors)
+    return ProjectPage(project, ordered, links, resolution.blocked_mirrors, resolution.expires_at)
+
+
+@dataclasses.dataclass(frozen=True)
+class Absent:
+    """No index in the resolution order has the project, until ``expires_at``."""
+
+    expires_at: float | None = None
+
+
+def lookup_page(tx, types, indexname: str, project: str) -> ProjectPage | Absent:
+    """Like :func:`project_page`, but an absence says how long it holds (mirrors
+    remember an upstream 404 only for a while)."""
+    resolution = resolve(tx, types, indexname, project)
+    if not resolution.hits:
+        return Absent(resolution.expires_at)
+    return _merge(tx, types, project, resolution)

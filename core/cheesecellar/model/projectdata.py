@@ -19,7 +19,7 @@ def public_verdata(verdata: dict, url_for) -> dict[str, Any]:
         sha256 = entry["hashes"].get("sha256", "")
         link = {
             "rel": REL.get(entry.get("type"), entry.get("type")),
-            "href": url_for(entry["relpath"]),
+            "href": entry.get("url") or url_for(entry["relpath"]),
             "hash_spec": f"sha256={sha256}",
             "hashes": entry["hashes"],
             "size": entry.get("size"),

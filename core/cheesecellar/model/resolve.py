@@ -4,8 +4,12 @@ whitelist protecting private names from being shadowed by (or asked of) a mirror
 from __future__ import annotations
 
 import dataclasses
+import heapq
+from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 
+from cheesecellar.errors import MirrorUnavailable
 from cheesecellar.model.indexes import sro
 
 
@@ -22,6 +26,8 @@ class StageHit:
 class Resolution:
     hits: list[StageHit]
     blocked_mirrors: list[str]  # mirrors left out because the name is private
+    #: The earliest time (time.monotonic()) an asked mirror wants to be asked again.
+    expires_at: float | None = None
 
 
 def reader_for(types, config: dict) -> Any | None:
@@ -45,13 +51,22 @@ def resolve(tx, types, indexname: str, project: str) -> Resolution:
     private_hit = whitelisted = False
     hits: list[StageHit] = []
     blocked: list[str] = []
+    expiry: list[float] = []
+    unavailable: MirrorUnavailable | None = None
     for name, config in walk:
         is_mirror = types.get(config["type"]).is_mirror
         reader = reader_for(types, config)
         if is_mirror and private_hit and not whitelisted:
             blocked.append(name)
             continue
-        has = reader is not None and reader.has_project(tx, name, config, project)
+        try:
+            has = reader is not None and reader.has_project(tx, name, config, project)
+        except MirrorUnavailable as exc:
+            unavailable, has = exc, False
+        if is_mirror and hasattr(reader, "expires_at"):
+            when = reader.expires_at(name, project)
+            if when is not None:
+                expiry.append(when)
         if not is_mirror:
             own_list = set(config.get("mirror_whitelist", ()))
             if whitelist is None:
@@ -66,14 +81,31 @@ def resolve(tx, types, indexname: str, project: str) -> Resolution:
                 private_hit = True
         if has:
             hits.append(StageHit(name, config, is_mirror))
-    return Resolution(hits, blocked)
+    if unavailable is not None and not hits:
+        raise unavailable  # other stages have nothing; upstream's answer is unknown
+    return Resolution(hits, blocked, min(expiry, default=None))
 
 
 def project_names(tx, types, indexname: str) -> list[str]:
     """Normalised names of every project visible through ``indexname`` (bases included)."""
-    names: set[str] = set()
+    return list(merge_names(name_sources(tx, types, indexname)))
+
+
+def name_sources(tx, types, indexname: str) -> list[Iterable[str]]:
+    """The sorted project names of each index in the resolution order. Small indexes
+    give lists; a mirror may give a re-iterable that streams a long list from disk."""
+    sources = []
     for name, config in sro(tx, types, indexname):
         reader = reader_for(types, config)
         if reader is not None:
-            names.update(reader.project_names(tx, name, config))
-    return sorted(names)
+            sources.append(reader.project_names(tx, name, config))
+    return sources
+
+
+def merge_names(sources: Iterable[Iterable[str]]) -> Iterator[str]:
+    """Merge sorted name sources into one sorted stream without repeats."""
+    last = None
+    for name in heapq.merge(*sources):
+        if name != last:
+            yield name
+            last = name

@@ -13,6 +13,26 @@ def app_url(request, path: str) -> str:
     return request.application_url + path
 
 
+def present_index(request, owner: str, config: dict) -> dict:
+    """An index configuration as the caller may see it: secrets in it (a mirror's
+    upstream credentials) only for root and the index owner."""
+    from cheesecellar.interfaces import IIndexTypes
+
+    privileged = request.authenticated_userid in ("root", owner)
+    index_type = request.registry.getUtility(IIndexTypes).get(config["type"])
+    return index_type.public_config(config, privileged)
+
+
+def present_userconfig(request, owner: str, userconfig: dict) -> dict:
+    """A user's configuration with each of its indexes presented by
+    :func:`present_index`."""
+    found = userconfig.get("indexes")
+    if not found:
+        return userconfig
+    shown = {name: present_index(request, owner, config) for name, config in found.items()}
+    return {**userconfig, "indexes": shown}
+
+
 def read_json(request) -> Any:
     """The request body as JSON, or a 400 that says what is wrong with it."""
     try:

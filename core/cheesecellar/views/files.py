@@ -12,6 +12,7 @@ from pyramid.view import view_config
 from webob.static import FileIter
 
 from cheesecellar.errors import NotFound
+from cheesecellar.interfaces import IIndexTypes
 from cheesecellar.interfaces import IStorage
 from cheesecellar.model import indexes
 from cheesecellar.model import releases
@@ -62,12 +63,24 @@ def file_get(context, request):
     relpath = _relpath(context, request)
     info = request.tx.file_info(relpath)
     if info is None:
-        raise NotFound("no such file")
+        return _from_file_source(context, request, relpath)
     found = releases.find_file(request.tx, relpath.removesuffix(".metadata"))
     entry = found[2] if found else None
     if wants_json(request) and found is not None:
         return json_meta(request, relpath, info, found)
     return file_response(request, relpath, info.sha256, info.size, _upload_epoch(entry))
+
+
+def _from_file_source(context, request, relpath: str):
+    """A file the index lists but has not stored (a mirror fetches it now), or 404."""
+    config = indexes.require_index(request.tx, context.username, context.indexname)
+    source = request.registry.getUtility(IIndexTypes).get(config["type"]).file_source
+    response = None
+    if source is not None:
+        response = source.respond(request, context.name, config, relpath)
+    if response is None:
+        raise NotFound("no such file")
+    return response
 
 
 def json_meta(request, relpath: str, info, found):

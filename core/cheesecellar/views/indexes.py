@@ -10,6 +10,7 @@ from cheesecellar.model import indexes
 from cheesecellar.model import projects
 from cheesecellar.views import envelope
 from cheesecellar.views import message
+from cheesecellar.views import present_index
 from cheesecellar.views import read_json
 from cheesecellar.views.simple import is_installer
 from cheesecellar.views.simple import simple_index
@@ -24,7 +25,8 @@ def _types(request):
 def index_get(context, request):
     if is_installer(request) or wants_simple_json(request):
         return simple_index(context, request)  # pip or a PEP 691 client pointed at the index
-    config = dict(indexes.require_index(request.tx, context.username, context.indexname))
+    config = indexes.require_index(request.tx, context.username, context.indexname)
+    config = present_index(request, context.username, config)
     if "no_projects" not in request.GET:
         config["projects"] = projects.project_names(request.tx, context.name)
     return envelope(request, "indexconfig", config)
@@ -42,7 +44,7 @@ def index_create(context, request):
         context.indexname,
         {} if body is None else body,
     )
-    return envelope(request, "indexconfig", config)
+    return envelope(request, "indexconfig", present_index(request, context.username, config))
 
 
 @view_config(
@@ -55,7 +57,7 @@ def index_modify(context, request):
     )
     if "error_on_noop" in request.GET and config == old:
         raise BadRequest("The requested modifications resulted in no changes")
-    return envelope(request, "indexconfig", config)
+    return envelope(request, "indexconfig", present_index(request, context.username, config))
 
 
 @view_config(

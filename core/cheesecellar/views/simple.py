@@ -102,7 +102,22 @@ def simple_index(context, request):
         return redirect
     indexes.require_index(request.tx, context.username, context.indexname)
     rendered = request.registry.getUtility(ISimplePages).index(request.tx, context.name)
+    if rendered.streamed:
+        return streamed_response(request, rendered, fmt)
     return page_response(request, rendered, fmt)
+
+
+def streamed_response(request, streamed, fmt: str) -> Response:
+    """A long project list, rendered while it is sent: its names are never all in memory."""
+    response = request.response
+    response.headers["Vary"] = VARY
+    response.headers["ETag"] = streamed.etag
+    response.content_type = fmt
+    if streamed.etag.strip('"') in request.if_none_match:
+        response.status_int = 304
+        return response
+    response.app_iter = streamed.chunks(fmt)
+    return response
 
 
 @view_config(route_name="simple.project", request_method="GET")

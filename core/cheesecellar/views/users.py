@@ -9,6 +9,7 @@ from cheesecellar.interfaces import ITokenSigner
 from cheesecellar.model import users
 from cheesecellar.views import envelope
 from cheesecellar.views import message
+from cheesecellar.views import present_userconfig
 from cheesecellar.views import read_json_object
 
 
@@ -16,7 +17,9 @@ from cheesecellar.views import read_json_object
 def user_list(request):
     tx = request.tx
     result = {
-        name: users.public_userconfig(tx, name, users.get_user(tx, name))
+        name: present_userconfig(
+            request, name, users.public_userconfig(tx, name, users.get_user(tx, name))
+        )
         for name in users.list_usernames(tx)
     }
     return envelope(request, "list:userconfig", result)
@@ -25,8 +28,9 @@ def user_list(request):
 @view_config(route_name="user", renderer="cellarjson", request_method="GET")
 def user_get(context, request):
     record = users.require_user(request.tx, context.username)
+    userconfig = users.public_userconfig(request.tx, context.username, record)
     return envelope(
-        request, "userconfig", users.public_userconfig(request.tx, context.username, record)
+        request, "userconfig", present_userconfig(request, context.username, userconfig)
     )
 
 
