@@ -1,14 +1,17 @@
-"""Mirror indexes: the ``mirror`` index type (upstream fetching arrives with the mirror)."""
+"""Mirror indexes: the ``mirror`` index type, a caching mirror of any simple index."""
 
 from __future__ import annotations
 
 from cheesecellar import hookimpl
+from cheesecellar.interfaces import IIndexTypes
+from cheesecellar.interfaces import IStorage
 from cheesecellar.model.indextypes import ConfigKey
 from cheesecellar.model.indextypes import IndexType
 from cheesecellar.model.indextypes import to_bool
 from cheesecellar.model.indextypes import to_int
 from cheesecellar.model.indextypes import to_str
 from cheesecellar.model.indextypes import to_url
+from cheesecellar_mirror.present import present_config
 
 MIRROR = IndexType(
     name="mirror",
@@ -27,6 +30,7 @@ MIRROR = IndexType(
     ignored=frozenset({"bases", "acl_upload", "mirror_whitelist"}),
     accepts_uploads=False,
     is_mirror=True,
+    present=present_config,
 )
 
 #: The configuration of ``root/pypi`` on a new server.
@@ -52,6 +56,18 @@ def cellar_add_options(parser):
         default=False,
         help="when initialising a server directory, do not create the root/pypi mirror",
     )
+    parser.add_argument(
+        "--mirror-url",
+        default=None,
+        help="when initialising a server directory, the upstream of root/pypi "
+        "(default https://pypi.org/simple/; e.g. https://pypi.tuna.tsinghua.edu.cn/simple)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for an upstream to answer before serving from the cache",
+    )
 
 
 @hookimpl
@@ -60,4 +76,42 @@ def cellar_init_serverdir(tx, settings):
         return
     from cheesecellar.model import keys
 
-    tx.set(keys.index("root", "pypi"), dict(ROOT_PYPI))
+    config = dict(ROOT_PYPI)
+    if settings.plugin("mirror_url"):
+        config["mirror_url"] = to_url("mirror_url", settings.plugin("mirror_url"))
+        config.pop("mirror_web_url_fmt")
+    tx.set(keys.index("root", "pypi"), config)
+
+
+@hookimpl
+def cellar_startup(registry):
+    from cheesecellar_mirror.downloads import Downloads
+    from cheesecellar_mirror.reader import MirrorReader
+    from cheesecellar_mirror.service import MirrorService
+
+    storage = registry.getUtility(IStorage)
+    service = MirrorService(storage, registry.cellar_pm, registry.cellar_settings)
+    service.downloads = Downloads(service)
+    registry.cellar_mirror = service
+    registry.getUtility(IIndexTypes).update(
+        "mirror", reader=MirrorReader(service), file_source=service.downloads
+    )
+
+
+@hookimpl
+def cellar_shutdown(registry):
+    service = getattr(registry, "cellar_mirror", None)
+    if service is not None:
+        service.close()
+
+
+@hookimpl
+def cellar_pyramid_configure(config):
+    from cheesecellar.resources import IndexContext
+
+    config.add_route(
+        "mirror.refresh",
+        "/{user:[^+/][^/]*}/{index:[^+/][^/]*}/+simple/{project}/refresh",
+        factory=IndexContext,
+    )
+    config.scan("cheesecellar_mirror.views")

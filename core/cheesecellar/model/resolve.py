@@ -41,49 +41,69 @@ def resolve(tx, types, indexname: str, project: str) -> Resolution:
     A stage whose whitelist (combined along the order as the requesting index's
     ``mirror_whitelist_inheritance`` says) names the project, or ``*``, lets mirrors
     contribute. Otherwise the first private stage that has the project hides every
-    mirror after it: the mirror is not even asked.
+    mirror after it: the mirror is not even asked. A mirror whose upstream is down with
+    nothing cached is skipped, unless nothing else has the project (then: 502).
     """
     walk = list(sro(tx, types, indexname))
     own = walk[0][1] if walk else {}
     # Indexes made before the key existed behave as "union".
-    inheritance = own.get("mirror_whitelist_inheritance", "union")
-    whitelist: set[str] | None = None
-    private_hit = whitelisted = False
+    guard = _Whitelist(project, own.get("mirror_whitelist_inheritance", "union"))
     hits: list[StageHit] = []
     blocked: list[str] = []
     expiry: list[float] = []
     unavailable: MirrorUnavailable | None = None
     for name, config in walk:
         is_mirror = types.get(config["type"]).is_mirror
-        reader = reader_for(types, config)
-        if is_mirror and private_hit and not whitelisted:
+        if is_mirror and guard.blocks_mirrors:
             blocked.append(name)
             continue
+        reader = reader_for(types, config)
         try:
             has = reader is not None and reader.has_project(tx, name, config, project)
         except MirrorUnavailable as exc:
             unavailable, has = exc, False
-        if is_mirror and hasattr(reader, "expires_at"):
-            when = reader.expires_at(name, project)
-            if when is not None:
-                expiry.append(when)
-        if not is_mirror:
-            own_list = set(config.get("mirror_whitelist", ()))
-            if whitelist is None:
-                whitelist = own_list
-            elif inheritance == "union":
-                whitelist |= own_list
-            else:
-                whitelist &= own_list
-            if "*" in whitelist or project in whitelist:
-                whitelisted = True
-            elif has:
-                private_hit = True
+        if is_mirror:
+            expiry.extend(_expiry(reader, name, project))
+        else:
+            guard.add_stage(config, has)
         if has:
             hits.append(StageHit(name, config, is_mirror))
     if unavailable is not None and not hits:
         raise unavailable  # other stages have nothing; upstream's answer is unknown
     return Resolution(hits, blocked, min(expiry, default=None))
+
+
+class _Whitelist:
+    """The mirror whitelist combined along the resolution order, and whether a private
+    stage holding the project hides the mirrors after it."""
+
+    def __init__(self, project: str, inheritance: str) -> None:
+        self.project = project
+        self.inheritance = inheritance
+        self.names: set[str] | None = None
+        self.private_hit = self.whitelisted = False
+
+    @property
+    def blocks_mirrors(self) -> bool:
+        return self.private_hit and not self.whitelisted
+
+    def add_stage(self, config: dict, has: bool) -> None:
+        own = set(config.get("mirror_whitelist", ()))
+        if self.names is None:
+            self.names = own
+        elif self.inheritance == "union":
+            self.names |= own
+        else:
+            self.names &= own
+        if "*" in self.names or self.project in self.names:
+            self.whitelisted = True
+        elif has:
+            self.private_hit = True
+
+
+def _expiry(reader, name: str, project: str) -> list[float]:
+    when = reader.expires_at(name, project) if hasattr(reader, "expires_at") else None
+    return [] if when is None else [when]
 
 
 def project_names(tx, types, indexname: str) -> list[str]:
