@@ -65,8 +65,9 @@ def cellar_add_options(parser):
     parser.add_argument(
         "--request-timeout",
         type=float,
-        default=30.0,
-        help="seconds to wait for an upstream to answer before serving from the cache",
+        default=5.0,
+        help="seconds to wait for an upstream to answer (each read) before serving "
+        "from the cache",
     )
 
 

@@ -23,7 +23,7 @@ from cheesecellar_mirror.upstream import strip_credentials
 log = logging.getLogger(__name__)
 
 #: Seconds to wait for upstream when ``--request-timeout`` is not given.
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 5.0
 #: How long an upstream 404 is believed (at most; a shorter expiry wins).
 NOT_FOUND_TTL = 60.0
 #: How long an outage is believed before upstream is asked again (at most).
@@ -85,7 +85,10 @@ class MirrorService:
         if auth is None:
             auth = self.pm.hook.cellar_get_mirror_auth(indexname=indexname, url=bare)
         timeout = self.settings.plugin("request_timeout", DEFAULT_TIMEOUT)
-        return Upstream(bare, auth=auth, timeout=timeout, user_agent=f"cheesecellar/{__version__}")
+        # One retry: two waits for a silent upstream stay under pip's own 15 s timeout.
+        return Upstream(
+            bare, auth=auth, timeout=timeout, retries=1, user_agent=f"cheesecellar/{__version__}"
+        )
 
     def close(self) -> None:
         with self._clients_lock:
