@@ -66,8 +66,7 @@ def cellar_add_options(parser):
         "--request-timeout",
         type=float,
         default=5.0,
-        help="seconds to wait for an upstream to answer (each read) before serving "
-        "from the cache",
+        help="seconds to wait for an upstream to answer (each read) before serving from the cache",
     )
 
 
@@ -116,3 +115,10 @@ def cellar_pyramid_configure(config):
         factory=IndexContext,
     )
     config.scan("cheesecellar_mirror.views")
+
+
+@hookimpl
+def cellar_register_commands(subparsers):
+    from cheesecellar_mirror.prefetch import register
+
+    register(subparsers)
