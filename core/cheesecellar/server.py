@@ -16,6 +16,7 @@ from cheesecellar.auth.secret import load_server_secret
 from cheesecellar.auth.secret import read_secret
 from cheesecellar.config import ConfigError
 from cheesecellar.config import Settings
+from cheesecellar.dirlock import DirectoryLock
 from cheesecellar.events import EventDispatcher
 from cheesecellar.serverdir import EMPTY_ROOT_WARNING
 from cheesecellar.serverdir import NodeInfo
@@ -39,11 +40,13 @@ class Running:
     registry: object
     storage: object
     events: EventDispatcher
+    lock: DirectoryLock
 
     def close(self) -> None:
         self.registry.cellar_pm.hook.cellar_shutdown(registry=self.registry)
         self.events.stop()
         self.storage.close()
+        self.lock.release()
 
 
 def start(settings: Settings, pm, *, init_if_needed: bool = True) -> Running:
@@ -56,6 +59,15 @@ def start(settings: Settings, pm, *, init_if_needed: bool = True) -> Running:
         if not init_if_needed:
             raise ConfigError(f"{settings.serverdir} is not initialised; run 'cellar init'")
         check_empty(settings.serverdir)
+    lock = DirectoryLock(settings.serverdir).acquire()
+    try:
+        return _open(settings, pm, fresh, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _open(settings: Settings, pm, fresh: bool, lock: DirectoryLock) -> Running:
     secret = load_server_secret(settings.secretfile, settings.serverdir)
     storage = open_storage(pm, settings.serverdir, settings.storage_backend)
     try:
@@ -77,7 +89,7 @@ def start(settings: Settings, pm, *, init_if_needed: bool = True) -> Running:
     events.start()
     pm.hook.cellar_startup(registry=registry)
     _warn_empty_root(storage)
-    return Running(app, registry, storage, events)
+    return Running(app, registry, storage, events, lock)
 
 
 def _warn_empty_root(storage) -> None:

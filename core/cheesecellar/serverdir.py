@@ -64,8 +64,9 @@ def is_initialised(serverdir: Path) -> bool:
 
 
 def check_empty(serverdir: Path) -> None:
-    """Refuse to initialise a directory that holds anything but a server secret."""
-    if serverdir.exists() and any(p.name != ".secret" for p in serverdir.iterdir()):
+    """Refuse to initialise a directory that holds anything but a server secret (and the
+    lock of a server starting in it)."""
+    if serverdir.exists() and any(p.name not in (".secret", ".lock") for p in serverdir.iterdir()):
         raise ConfigError(f"server directory {serverdir} is not empty and not initialised")
 
 
