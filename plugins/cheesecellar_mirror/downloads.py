@@ -61,9 +61,11 @@ class Download:
             self.error, self.status = error, status
             self.cond.notify_all()
 
-    def wait_started(self) -> None:
+    def wait_sendable(self) -> None:
+        """Wait until bytes may go out to a client, or the download has ended: a
+        download that fails before then is answered with an error status."""
         with self.cond:
-            self.cond.wait_for(lambda: self.state != "starting")
+            self.cond.wait_for(lambda: self.state in ("done", "failed") or self._sendable() > 0)
 
     def follow(self, fp):
         """Yield the file's bytes as they arrive, all but the last ``HOLD_BACK`` until
@@ -130,8 +132,8 @@ class Downloads:
         return download, fp
 
     def _response(self, download: Download, fp, relpath: str) -> Response:
-        download.wait_started()
-        if download.state == "failed" and download.written == 0:
+        download.wait_sendable()
+        if download.state == "failed":
             fp.close()
             raise CellarError(download.error, status=download.status)
         response = Response(app_iter=download.follow(fp), content_type=_content_type(relpath))

@@ -6,6 +6,7 @@ import logging
 import shutil
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class MirrorService:
         self._recent: OrderedDict[tuple[str, str], tuple[int, UpstreamPage | None]] = OrderedDict()
         self._validators: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         self._locks = KeyedLocks()
+        self._seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._clients: dict[str, tuple[tuple, object]] = {}
         self._clients_lock = threading.Lock()
         self._configs: dict[str, tuple] = {}
@@ -64,7 +66,7 @@ class MirrorService:
 
     def upstream(self, indexname: str, config: dict):
         """The upstream client of a mirror index, made again when its config changes."""
-        fingerprint = _fingerprint(config)
+        fingerprint = _config_fingerprint(config)
         with self._clients_lock:
             known = self._clients.get(indexname)
             if known is not None and known[0] == fingerprint:
@@ -112,6 +114,13 @@ class MirrorService:
         key = (indexname, project)
         if self.offline:
             return self.stored_page(tx, indexname, project)
+        seen = self._seen.setdefault(tx, {})
+        if key not in seen:  # one answer per request, however often the resolver asks
+            seen[key] = self._current(tx, indexname, config, project)
+        return seen[key]
+
+    def _current(self, tx, indexname: str, config: dict, project: str) -> UpstreamPage | None:
+        key = (indexname, project)
         self.notice_config(indexname, config)
         if self._is_fresh(key):
             return self._known(tx, key)
@@ -131,7 +140,7 @@ class MirrorService:
     def notice_config(self, indexname: str, config: dict) -> None:
         """A changed configuration (another upstream, a shorter expiry) makes every
         page and the project list of the index due at once."""
-        fingerprint = _fingerprint(config)
+        fingerprint = _config_fingerprint(config)
         if self._configs.setdefault(indexname, fingerprint) == fingerprint:
             return
         self._configs[indexname] = fingerprint
@@ -218,7 +227,7 @@ class MirrorService:
             self._recent.popitem(last=False)
 
 
-def _fingerprint(config: dict) -> tuple:
+def _config_fingerprint(config: dict) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in config.items()))
 
 

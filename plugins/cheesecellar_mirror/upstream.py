@@ -48,6 +48,7 @@ SIMPLE_ACCEPT = (
 REDIRECT_LIMIT = 10
 CHUNK_SIZE = 1 << 16
 _PASSWORD_IN_TEXT = re.compile(r"(//[^/@:\s]*):[^/\s]*@")
+_TOKEN_IN_TEXT = re.compile(r"//[^/@:\s]+@")
 _TRANSIENT = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -88,18 +89,19 @@ class ListFetched:
 
 
 def mask_url(url: str) -> str:
-    """Replace the password of a URL with ``****``; URLs without one are returned unchanged."""
+    """Hide the credentials of a URL: ``user:****@`` for a password, ``****@`` for a
+    user name alone (the form token-based indexes use); other URLs are unchanged."""
     parts = urlsplit(url)
     userinfo, at, host = parts.netloc.rpartition("@")
-    if not at or ":" not in userinfo:
+    if not at:
         return url
-    netloc = f"{userinfo.split(':', 1)[0]}:****@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    user = f"{userinfo.split(':', 1)[0]}:" if ":" in userinfo else ""
+    return urlunsplit(parts._replace(netloc=f"{user}****@{host}"))
 
 
 def mask_text(text: str) -> str:
-    """Mask the password of every URL inside a free text."""
-    return _PASSWORD_IN_TEXT.sub(r"\1:****@", text)
+    """Mask the credentials of every URL inside a free text, as :func:`mask_url` does."""
+    return _TOKEN_IN_TEXT.sub("//****@", _PASSWORD_IN_TEXT.sub(r"\1:****@", text))
 
 
 def strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:

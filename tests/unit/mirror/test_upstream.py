@@ -360,7 +360,7 @@ def test_credentials_never_show(fake, caplog):
 
 def test_masking_and_stripping():
     assert mask_url("https://u:p%40ss@h:8443/simple/") == "https://u:****@h:8443/simple/"
-    assert mask_url("https://token@h/simple/") == "https://token@h/simple/"
+    assert mask_url("https://token@h/simple/") == "https://****@h/simple/"
     assert mask_url("https://h/simple/") == "https://h/simple/"
     assert strip_credentials("https://u:p%40ss@h:8443/s/") == ("https://h:8443/s/", ("u", "p@ss"))
     assert strip_credentials("https://token@h/s/") == ("https://h/s/", ("token", ""))
