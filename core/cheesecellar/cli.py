@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from cheesecellar import __version__
@@ -97,7 +98,10 @@ def cmd_gen_secret(args, options) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        pm = make_plugin_manager(blocked=_blocked_plugins(argv))
+        with warnings.catch_warnings():
+            # pyramid imports pkg_resources, whose deprecation notice would open every command.
+            warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
+            pm = make_plugin_manager(blocked=_blocked_plugins(argv))
         parser, options = build_parser(pm)
         args = parser.parse_args(argv)
         logging.basicConfig(

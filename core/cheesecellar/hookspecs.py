@@ -293,6 +293,43 @@ def cellar_auth_user(
     """
 
 
+# --- tox results -----------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def cellar_on_toxresult_store(
+    request: Request, toxresult: Mapping[str, Any], relpath: str
+) -> str | None:
+    """A tox result is about to be stored for the release file at ``relpath``.
+
+    Unlike the events below, this runs inside the upload request, before anything is
+    written: the caller has the ``toxresult_upload`` permission (the index's
+    ``acl_toxresult_upload``), ``relpath`` names a release file of the index, and the
+    body passed validation. An implementation decides in one of three ways:
+
+    - return ``None``: no objection; the next plugin is asked, and when none objects
+      the result is stored and the client gets ``200`` with a ``toxresultpath``;
+    - return a message (a string): *skip*; nothing is stored and the client gets
+      ``200`` with that message (``devpi test`` shows it as a warning);
+    - raise :class:`cheesecellar.errors.CellarError` (``Forbidden``, ``BadRequest``,
+      ...): *refuse*; nothing is stored and the client gets the error's status and
+      message.
+
+    Only the ``cheesecellar_toxresults`` plugin calls this hook; with that plugin
+    disabled the server takes no tox results at all.
+    Stops at first non-None result.
+
+    :param request: the upload request; ``request.authenticated_userid`` is the uploader
+        (``None`` when anonymous).
+    :param toxresult: the parsed JSON body, as ``tox --result-json`` wrote it. The raw
+        bytes are what gets stored.
+    :param relpath: the release file's path, ``user/index/+f/.../name-1.0.tar.gz``.
+    :returns: ``None`` to let the result be stored, or a message to skip storing it.
+
+    .. versionadded:: 0.1
+    """
+
+
 # --- events (after commit) -------------------------------------------------------------
 
 

@@ -20,6 +20,8 @@ CORE_PLUGINS = (
 BUILTIN_PLUGINS = (
     "cheesecellar_fs",
     "cheesecellar_mirror",
+    "cheesecellar_toxresults",
+    "cheesecellar_client",
 )
 
 ENTRY_POINT_GROUP = "cheesecellar"

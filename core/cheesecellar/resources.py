@@ -89,6 +89,8 @@ class IndexContext(UserContext):
         acl = [(Allow, p, perm) for p in owners for perm in ("index_modify", "index_delete")]
         uploaders = [principal_for_acl_entry(e) for e in self.config.get("acl_upload", ())]
         acl += [(Allow, p, "upload") for p in uploaders]
+        testers = [principal_for_acl_entry(e) for e in self.config.get("acl_toxresult_upload", ())]
+        acl += [(Allow, p, "toxresult_upload") for p in testers]
         # Removing releases: the uploaders, plus the owner and root (or the restrict list).
         acl += [(Allow, p, "delete_release") for p in [*uploaders, *owners]]
         return acl + super().__acl__ + [DENY_ALL]

@@ -14,6 +14,8 @@ from collections import defaultdict
 
 import pytest
 import requests
+from distfiles import upload
+from distfiles import wheel
 
 from cheesecellar import hookimpl
 from cheesecellar import hookspecs
@@ -174,6 +176,14 @@ class Recorder:
             return None
         ok = password == "outsider-pw"
         return {"status": "ok", "groups": ["outside"]} if ok else {"status": "reject"}
+
+    # --- tox results --------------------------------------------------------------------
+
+    @hookimpl
+    def cellar_on_toxresult_store(self, request, toxresult, relpath):
+        who = request.authenticated_userid
+        self.record("cellar_on_toxresult_store", host=toxresult["host"], relpath=relpath, who=who)
+        return None  # no objection: the result is stored
 
     # --- events -------------------------------------------------------------------------
 
@@ -462,11 +472,28 @@ def mirror_page(live, upstream) -> requests.Response:
         return api.get("/root/pypi/+simple/requests/")
 
 
+TOXRESULT = {"host": "recorder-ci", "platform": "linux", "testenvs": {"py": {}}}
+
+
+def post_toxresult(live) -> tuple[str, requests.Response]:
+    """Upload a wheel to a new index of a new user and post a tox result for it anonymously."""
+    with live.session() as api:
+        create_user(api, "tess")
+        api.login("tess", "secret")
+        assert api.put("/tess/dev", json={}).status_code == 200
+    dist = wheel("tested", "1.0")
+    upload(f"{live.url}/tess/dev/", dist, ("tess", "secret")).raise_for_status()
+    relpath = f"tess/dev/+f/{dist.sha256[:3]}/{dist.sha256[3:16]}/{dist.filename}"
+    with live.session() as api:
+        return relpath, api.post(f"/{relpath}", json=TOXRESULT)
+
+
 def tour(make_cellar, make_upstream, rec: Recorder) -> None:
     """Every action of the tests above, on one recorder."""
     run_command_line(rec)
     live = make_cellar(plugins=[rec], storage="recorded", extra={"recorder_greeting": "hi"})
     mirror_page(live, make_upstream(auth=("recorder", PLUGIN_SECRET)))
+    post_toxresult(live)
     with live.session() as api:
         api.get("/+hello")
         api.get("/+api", headers={"X-Recorder-User": "visitor"})
@@ -487,6 +514,14 @@ def test_mirror_upstream_and_credentials_come_from_plugins(live, rec, make_upstr
     [auth] = rec.calls("cellar_get_mirror_auth")
     assert auth == {"indexname": "root/pypi", "url": upstream.index_url}
     assert upstream.authorized(), "the plugin's credentials reached the upstream"
+
+
+def test_toxresult_store_is_asked_before_storing(live, rec):
+    relpath, reply = post_toxresult(live)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["result"].startswith(f"{relpath}.toxresult-")
+    calls = rec.calls("cellar_on_toxresult_store")
+    assert calls == [{"host": "recorder-ci", "relpath": relpath, "who": None}]
 
 
 def test_the_tour_calls_every_hook(make_cellar, make_upstream, rec):

@@ -25,6 +25,8 @@ def public_verdata(verdata: dict, url_for) -> dict[str, Any]:
             "size": entry.get("size"),
             "upload_time": entry.get("upload_time"),
         }
+        if entry.get("for_relpath"):
+            link["for_href"] = url_for(entry["for_relpath"])
         if entry.get("log"):
             link["log"] = entry["log"]
         links.append(link)

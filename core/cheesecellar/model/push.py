@@ -96,7 +96,8 @@ def push_release(
         raise NotFound(f"there are no files for {push.name} {push.version} on stage {source}")
     entries = sorted(
         (e for e in verdata.get(releases.FILES, ()) if push.wants(e)),
-        key=lambda e: e.get("type") == "doczip",
+        # Release files first, then the tox results attached to them, then the docs.
+        key=lambda e: (e.get("type") == "doczip", "for_relpath" in e),
     )
     if not entries:
         raise NotFound(f"no release/files found for {push.name} {push.version}")
@@ -107,7 +108,7 @@ def push_release(
     actions = [[200, "register", push.name, push.version, "->", target]]
     log = releases.log_entry("push", who, target, src=source)
     for entry in entries:
-        copied = _copy_file(tx, storage, push, entry, log, volatile)
+        copied = _copy_file(tx, storage, push, entry, log, volatile, source)
         actions.append(_action(push, entry, copied))
     return actions
 
@@ -120,20 +121,32 @@ def _refuse_existing(tx, push: PushRequest, entries: list[dict]) -> None:
             raise Conflict(f"{entry['filename']} already exists in non-volatile index")
 
 
-def _copy_file(tx, storage, push: PushRequest, entry: dict, log: dict, volatile: bool) -> dict:
+def _copy_file(
+    tx, storage, push: PushRequest, entry: dict, log: dict, volatile: bool, source: str
+) -> dict:
     """Store ``entry``'s blob (and its core metadata) in the target; return the new entry."""
     extra = {k: v for k, v in entry.items() if k not in BLOB_KEYS}
     extra["log"] = [*entry.get("log", ()), log]
+    relpath = None
+    if "for_relpath" in entry:
+        # A tox result keeps its name next to the copy of its release file.
+        relpath = _moved(entry["relpath"], source, push.targetindex)
+        extra["for_relpath"] = _moved(entry["for_relpath"], source, push.targetindex)
     with storage.open_file(entry["relpath"]) as fp:
         copied, identical = releases.add_file(
             tx, push.targetindex, push.project, push.version, entry["filename"], fp,
             entry["hashes"]["sha256"], who=log["who"], volatile=volatile,
-            filetype=entry.get("type", "releasefile"), extra=extra,
+            filetype=entry.get("type", "releasefile"), extra=extra, relpath=relpath,
         )  # fmt: skip
     if entry.get("core_metadata") and not identical:
         with storage.open_file(entry["relpath"] + ".metadata") as fp:
             tx.store_file(copied["relpath"] + ".metadata", fp)
     return copied
+
+
+def _moved(relpath: str, source: str, target: str) -> str:
+    """``relpath`` of index ``source`` as the same path in index ``target``."""
+    return target + relpath[len(source) :]
 
 
 def _action(push: PushRequest, entry: dict, copied: dict) -> list:

@@ -111,12 +111,14 @@ def add_file(
     volatile: bool,
     filetype: str = "releasefile",
     extra: Mapping[str, Any] | None = None,
+    relpath: str | None = None,
 ) -> tuple[dict, bool]:
     """Store a file of a version; return ``(entry, identical_reupload)``.
 
     ``sha256`` is the digest of ``fp``'s content, computed by the caller before any
     write. A non-volatile index refuses a different file under an existing name; the
-    identical file is accepted and changes nothing.
+    identical file is accepted and changes nothing. ``relpath`` stores the file there
+    instead of at its content address (a tox result sits next to its release file).
     """
     existing = get_version(tx, indexname, project, version)
     files = list(existing[FILES]) if existing else []
@@ -129,14 +131,14 @@ def add_file(
         verdata = _ensure_version(tx, indexname, project, project, version)
     else:
         verdata = dict(existing)
-    ref = tx.store_file(file_relpath(indexname, sha256, filename), fp)
-    if ref.sha256 != sha256:
-        raise Conflict(f"{filename}: content changed while it was stored")
     log = [log_entry("upload", who, indexname)]
     if old is not None:
-        _remove_entry_files(tx, old)
+        # Dropped before the new file is staged, which may take the same path.
+        files = _drop_entry(tx, files, old["relpath"])
         log = [*old.get("log", ()), log_entry("overwrite", who, indexname, count=_overwrites(old))]
-        files.remove(old)
+    ref = tx.store_file(relpath or file_relpath(indexname, sha256, filename), fp)
+    if ref.sha256 != sha256:
+        raise Conflict(f"{filename}: content changed while it was stored")
     entry = {
         "filename": filename,
         "relpath": ref.path,
@@ -165,17 +167,29 @@ def _remove_entry_files(tx, entry: dict) -> None:
         tx.delete_file(entry["relpath"] + ".metadata")
 
 
+def _drop_entry(tx, files: list[dict], relpath: str) -> list[dict]:
+    """Remove the file at ``relpath`` and the files attached to it (its tox results);
+    return the entries that stay."""
+    kept = []
+    for entry in files:
+        if relpath in (entry["relpath"], entry.get("for_relpath")):
+            _remove_entry_files(tx, entry)
+        else:
+            kept.append(entry)
+    return kept
+
+
 def remove_file(tx, indexname: str, relpath: str, *, volatile: bool, force: bool) -> None:
-    """Remove one file; the version goes when its last file goes."""
+    """Remove one file and the files attached to it; the version goes when its last
+    file goes."""
     found = find_file(tx, relpath)
     if found is None:
         raise NotFound("no such file")
     if not volatile and not force:
         raise Forbidden("cannot delete version on non-volatile index")
-    project, version, entry = found
+    project, version, _entry = found
     verdata = dict(get_version(tx, indexname, project, version))
-    verdata[FILES] = [e for e in verdata[FILES] if e["relpath"] != relpath]
-    _remove_entry_files(tx, entry)
+    verdata[FILES] = _drop_entry(tx, verdata[FILES], relpath)
     if verdata[FILES]:
         tx.set(keys.version(indexname, project, version), verdata)
     else:
