@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import time
+import uuid
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
 
+import pytest
 import requests
 
 from cheesecellar.testing import CellarSession
@@ -22,7 +23,6 @@ HTML_ACCEPT = {"Accept": "text/html"}
 #: Seconds the servers of these tests wait for an upstream.
 REQUEST_TIMEOUT = 1.0
 TIMEOUT = 60
-_numbers = itertools.count(1)
 
 
 def start_shared_cellar(serverdir: Path) -> LiveCellar:
@@ -30,6 +30,22 @@ def start_shared_cellar(serverdir: Path) -> LiveCellar:
     each test adds a mirror index of its own with :func:`new_mirror`."""
     extra = {"no_root_pypi": True, "request_timeout": REQUEST_TIMEOUT}
     return start_live_cellar(serverdir, extra=extra)
+
+
+@pytest.fixture(scope="module")
+def shared(request, tmp_path_factory):
+    """One server (and an admin session) for a test module; each test makes its own
+    mirror index on it with :func:`mirror`."""
+    live = start_shared_cellar(tmp_path_factory.mktemp(request.module.__name__.split(".")[-1]))
+    with admin_session(live) as admin:
+        yield live, admin
+    live.stop()
+
+
+@pytest.fixture
+def mirror(shared, upstream):
+    """A new mirror index on the module's server, in front of the test's upstream."""
+    return new_mirror(*shared, upstream)
 
 
 def start_root_pypi(make_cellar, upstream, **settings) -> LiveCellar:
@@ -58,8 +74,9 @@ def admin_session(live: LiveCellar) -> CellarSession:
 
 
 def unique(prefix: str) -> str:
-    """A name no other test of the run uses (for users and indexes of a shared server)."""
-    return f"{prefix}{next(_numbers)}"
+    """A name no other test of the run uses (for users and indexes of a shared server);
+    random, as this module is loaded twice (as a fixture plugin and by the tests)."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
 @dataclasses.dataclass

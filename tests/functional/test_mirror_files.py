@@ -8,14 +8,12 @@ import hashlib
 import pytest
 import requests
 from mirrorkit import absolute
-from mirrorkit import admin_session
 from mirrorkit import dist_named
 from mirrorkit import entry_of
 from mirrorkit import exact_requests
 from mirrorkit import leftovers
 from mirrorkit import mislabelled
 from mirrorkit import new_mirror
-from mirrorkit import start_shared_cellar
 from mirrorkit import wait_for
 
 WHEEL_2323 = "requests-2.32.3-py3-none-any.whl"
@@ -23,19 +21,6 @@ SDIST_2323 = "requests-2.32.3.tar.gz"
 #: Larger than what the server holds back from a client until the file is verified.
 BIG_ENOUGH = 512 * 1024
 BROKEN = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    live = start_shared_cellar(tmp_path_factory.mktemp("mirror-files"))
-    with admin_session(live) as admin:
-        yield live, admin
-    live.stop()
-
-
-@pytest.fixture
-def mirror(shared, upstream):
-    return new_mirror(*shared, upstream)
 
 
 def file_requests(upstream, dist) -> int:

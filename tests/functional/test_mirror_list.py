@@ -10,29 +10,14 @@ from distfiles import wheel
 from mirrorkit import HTML_ACCEPT
 from mirrorkit import JSON_ACCEPT
 from mirrorkit import Anchors
-from mirrorkit import admin_session
 from mirrorkit import exact_requests
 from mirrorkit import new_mirror
-from mirrorkit import start_shared_cellar
 from mirrorkit import unique
 from mirrorkit import user_index
 from packaging.utils import canonicalize_name
 from tests.upstream.names import list_entries
 
 GENERATED = 5000
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    live = start_shared_cellar(tmp_path_factory.mktemp("mirror-list"))
-    with admin_session(live) as admin:
-        yield live, admin
-    live.stop()
-
-
-@pytest.fixture
-def mirror(shared, upstream):
-    return new_mirror(*shared, upstream)
 
 
 def json_names(mirror) -> list[str]:

@@ -13,7 +13,6 @@ from mirrorkit import HTML_ACCEPT
 from mirrorkit import JSON_TYPE
 from mirrorkit import REQUEST_TIMEOUT
 from mirrorkit import Anchors
-from mirrorkit import admin_session
 from mirrorkit import dist_named
 from mirrorkit import entry_of
 from mirrorkit import filenames
@@ -21,7 +20,6 @@ from mirrorkit import new_mirror
 from mirrorkit import page_requests
 from mirrorkit import root_pypi
 from mirrorkit import start_root_pypi
-from mirrorkit import start_shared_cellar
 from mirrorkit import unique
 from mirrorkit import user_index
 from tests.upstream.catalog import YANK_REASON
@@ -30,19 +28,6 @@ from tests.upstream.catalog import seed_catalog
 WHEEL_2323 = "requests-2.32.3-py3-none-any.whl"
 YANKED_WHEEL = "requests-2.32.0-py3-none-any.whl"
 SDIST_2323 = "requests-2.32.3.tar.gz"
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    live = start_shared_cellar(tmp_path_factory.mktemp("mirror-pages"))
-    with admin_session(live) as admin:
-        yield live, admin
-    live.stop()
-
-
-@pytest.fixture
-def mirror(shared, upstream):
-    return new_mirror(*shared, upstream)
 
 
 @pytest.mark.parametrize("mode", ["json", "html"])
