@@ -101,28 +101,32 @@ def check_relpath(path: str) -> str:
 
 @dataclasses.dataclass
 class TempBlob:
-    """Content written to a temporary file, hashed and flushed to disk."""
+    """Staged content, hashed: in a temp file (``tmppath``) or, when small, in memory
+    (``data``, and ``tmppath`` is None)."""
 
-    tmppath: Path
+    tmppath: Path | None
     sha256: str
     size: int
+    data: bytes | None = None
 
 
-def write_temp_blob(fp: BinaryIO, tmpdir: Path, *, sync: bool = True) -> TempBlob:
-    """Copy ``fp`` into a new file in ``tmpdir`` while hashing it, then fsync it (unless
-    ``sync`` is false: the caller then syncs it before the file counts as stored)."""
-    digest = hashlib.sha256()
-    size = 0
+def stage_blob(fp: BinaryIO, tmpdir: Path, inline_max: int) -> TempBlob:
+    """Hash ``fp``'s content; keep it in memory if it has at most ``inline_max`` bytes, else
+    copy it to a new temp file in ``tmpdir``, unsynced (the caller syncs it before the
+    file counts as stored)."""
+    head = fp.read(inline_max + 1)
+    digest = hashlib.sha256(head)
+    if len(head) <= inline_max:
+        return TempBlob(None, digest.hexdigest(), len(head), bytes(head))
+    size = len(head)
     fd, name = tempfile.mkstemp(dir=tmpdir, prefix="blob-")
     try:
         with os.fdopen(fd, "wb") as out:
+            out.write(head)
             while chunk := fp.read(CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
-            out.flush()
-            if sync:
-                os.fsync(out.fileno())
     except BaseException:
         os.unlink(name)
         raise
@@ -188,7 +192,7 @@ class StagedTransaction:
         try:
             relpath = check_relpath(path(blob.sha256) if callable(path) else path)
         except BaseException:
-            blob.tmppath.unlink(missing_ok=True)  # not staged yet, so rollback won't see it
+            _discard(blob)  # not staged yet, so rollback won't see it
             raise
         ref = FileRef(relpath, blob.sha256, blob.size)
         self._discard_staged_blob(relpath)
@@ -225,13 +229,13 @@ class StagedTransaction:
     def discard_blobs(self) -> None:
         for _path, _ref, blob in self.staged_files():
             if blob is not None:
-                blob.tmppath.unlink(missing_ok=True)
+                _discard(blob)
         self._files.clear()
 
     def _discard_staged_blob(self, path: str) -> None:
         staged = self._files.pop(path, None)
         if staged not in (None, _DELETED):
-            staged[1].tmppath.unlink(missing_ok=True)
+            _discard(staged[1])
 
     # backend hooks
     def _read(self, key: str) -> Any:
@@ -245,3 +249,10 @@ class StagedTransaction:
 
     def _stage_blob(self, fp: BinaryIO) -> TempBlob:
         raise NotImplementedError
+
+
+def _discard(blob) -> None:
+    """Remove a staged blob's temp file; an in-memory blob has none."""
+    tmppath = getattr(blob, "tmppath", None)
+    if tmppath is not None:
+        tmppath.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cheesecellar import __version__
+from cheesecellar import formdata
 from cheesecellar.interfaces import IStorage
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -17,12 +18,16 @@ def transaction_tween_factory(handler, registry):
     """Read requests get a snapshot; other methods get the single writer.
 
     A write is committed only when the response is a success: an error response, raised
-    or returned, rolls everything back, so bad input never changes anything.
+    or returned, rolls everything back, so bad input never changes anything. An upload's
+    form is parsed before the writer is taken, so the writer waits only for the work
+    that needs it.
     """
     storage = registry.getUtility(IStorage)
 
     def transaction_tween(request):
         write = request.method not in READ_METHODS
+        if write:
+            formdata.parse_early(request)
         committed = []
         try:
             with storage.transaction(write=write) as tx:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import sqlite3
 import threading
@@ -23,6 +24,10 @@ from cheesecellar.storage import StagedTransaction
 from cheesecellar.storage import StorageError
 from cheesecellar_fs.blobs import BlobTree
 from cheesecellar_fs.blobs import sync_all
+from cheesecellar_fs.placements import PLACEMENTS_SCHEMA
+from cheesecellar_fs.placements import Placement
+from cheesecellar_fs.placements import Placements
+from cheesecellar_fs.placements import record_placements
 from cheesecellar_fs.snapshots import SerialMemo
 from cheesecellar_fs.snapshots import SnapshotPool
 from cheesecellar_fs.snapshots import max_serial
@@ -96,7 +101,7 @@ class FsTransaction(StagedTransaction):
         return None if row is None else (row[0], row[1])
 
     def _stage_blob(self, fp):
-        return self._store.blobs.write_temp(fp)
+        return self._store.blobs.stage(fp)
 
 
 @implementer(IStorage)
@@ -111,8 +116,10 @@ class FsStorage:
         self.db_path = self.basedir / DB_NAME
         self.blobs = BlobTree(self.basedir / "+files")
         self._writer = _connect(self.db_path)
-        self._writer.executescript(SCHEMA)
+        self._writer.executescript(SCHEMA + PLACEMENTS_SCHEMA)
         self._write_lock = threading.Lock()
+        # Held by a commit until its placements are queued (see open_file).
+        self._publishing = threading.Lock()
         self._local = threading.local()
         self._outside: list[sqlite3.Connection] = []
         self._outside_lock = threading.Lock()
@@ -121,7 +128,8 @@ class FsStorage:
         self._last_serial = max_serial(self._writer)
         self._memo = SerialMemo(self._last_serial)
         self._closed = False
-        self.blobs.recover(self._is_committed_file)
+        self.placements = Placements(self.blobs, self._forget_placements)
+        self.placements.recover(self._writer)
         self.blobs.clear_tmp()
 
     # --- transactions -----------------------------------------------------------------
@@ -131,6 +139,7 @@ class FsStorage:
         if self._closed:
             raise StorageError("storage is closed")
         if write:
+            self.placements.wait_for_room()
             with self._write_lock:
                 yield from self._write_transaction()
         else:
@@ -174,34 +183,40 @@ class FsStorage:
     def _commit(self, conn: sqlite3.Connection, tx: FsTransaction) -> int | None:
         """Write the staged changes as the next serial; None if they change nothing."""
         serial = tx.at_serial + 1
-        try:
-            changes = [
-                change
-                for key, value in tx.staged_changes()
-                if (change := self._apply(conn, key, value, serial)) is not None
-            ]
-            if not changes and not any(True for _ in tx.staged_files()):
+        # Readers that miss a file wait on this lock until the placements are queued.
+        with self._publishing:
+            try:
+                placed = self._write_serial(conn, tx, serial)
+                if placed is None:
+                    conn.execute("ROLLBACK")
+                    return None
+                self._snapshots.release_idle()
+                conn.execute("COMMIT")
+            except BaseException:
                 conn.execute("ROLLBACK")
-                return None
-            conn.execute(
-                "INSERT INTO changelog (serial, timestamp, changes) VALUES (?, ?, ?)",
-                (serial, time.time(), _dumps([[c.key, c.value, c.back_serial] for c in changes])),
-            )
-            removed = self._commit_files(conn, tx, serial)
-            self._snapshots.release_idle()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            tx.discard_blobs()
-            self.blobs.recover(self._is_committed_file)
-            raise
-        for path in removed:
-            self.blobs.remove(path)
-        self.blobs.end()
+                tx.discard_blobs()
+                raise
+            self.placements.apply(placed)
         with self._committed:
             self._last_serial = serial
             self._committed.notify_all()
         return serial
+
+    def _write_serial(self, conn: sqlite3.Connection, tx: FsTransaction, serial: int):
+        """Stage the records, the changelog entry and the files of ``serial`` in the open
+        transaction; return the placements, or None if nothing changes."""
+        changes = [
+            change
+            for key, value in tx.staged_changes()
+            if (change := self._apply(conn, key, value, serial)) is not None
+        ]
+        if not changes and not any(True for _ in tx.staged_files()):
+            return None
+        conn.execute(
+            "INSERT INTO changelog (serial, timestamp, changes) VALUES (?, ?, ?)",
+            (serial, time.time(), _dumps([[c.key, c.value, c.back_serial] for c in changes])),
+        )
+        return self._commit_files(conn, tx, serial)
 
     def _apply(self, conn: sqlite3.Connection, key: str, value: Any, serial: int):
         """Apply one staged change; None when it changes nothing (the same value, or the
@@ -223,24 +238,27 @@ class FsStorage:
         return Change(key, value, -1 if row is None else row[0])
 
     def _commit_files(self, conn: sqlite3.Connection, tx: FsTransaction, serial: int):
+        """Record the staged files and their placements in the open transaction.
+
+        Temp files (content too large to commit inline) are synced first, with their
+        directory, so the commit never names a file the disk may not have.
+        """
         staged = list(tx.staged_files())
-        if not staged:
-            return []
-        temps = [blob.tmppath for _path, _ref, blob in staged if blob is not None]
-        self.blobs.begin((path for path, _ref, _blob in staged), temps)
-        removed, changed_dirs = [], set()
+        temps = [blob.tmppath for _p, _r, blob in staged if blob and blob.tmppath]
+        if temps:
+            sync_all([*temps, self.blobs.tmpdir])
+        placed = []
         for path, ref, blob in staged:
             if ref is None:
                 conn.execute("DELETE FROM files WHERE path=?", (path,))
-                removed.append(path)
             else:
-                changed_dirs |= self.blobs.place(path, blob)
                 conn.execute(
                     "INSERT OR REPLACE INTO files (path, sha256, size, serial) VALUES (?, ?, ?, ?)",
                     (path, ref.sha256, ref.size, serial),
                 )
-        sync_all(changed_dirs)  # the renames are durable before the database commits
-        return removed
+            placed.append(Placement(path, serial, ref and ref.sha256, blob))
+        record_placements(conn, placed)
+        return placed
 
     # --- reads outside transactions ---------------------------------------------------
 
@@ -264,11 +282,34 @@ class FsStorage:
             return self._last_serial
 
     def open_file(self, path: str):
-        return self.blobs.open(path)
+        """Open a committed blob; one committed a moment ago may not be on disk yet."""
+        placement = self.placements.latest(path)
+        if placement is None:
+            try:
+                return self.blobs.open(path)
+            except FileNotFoundError:
+                # A reader may see a commit before its placements are queued: wait for it.
+                with self._publishing:
+                    placement = self.placements.latest(path)
+                if placement is None:
+                    return self.blobs.open(path)  # placed meanwhile, or really missing
+        blob = placement.blob
+        if blob is None:
+            raise FileNotFoundError(path)
+        if blob.tmppath is None:
+            return io.BytesIO(blob.data)
+        with contextlib.suppress(FileNotFoundError):
+            return open(blob.tmppath, "rb")
+        return self.blobs.open(path)  # placed since
 
     def file_path(self, path: str) -> Path:
-        """Where a committed blob lives on disk, for zero-copy serving."""
+        """Where a committed blob lives on disk, for zero-copy serving (once it is there)."""
+        self.wait_for_files()
         return self.blobs.path(path)
+
+    def wait_for_files(self) -> None:
+        """Wait until the file tree holds every blob committed so far, synced."""
+        self.placements.drain()
 
     def get_meta(self, name: str) -> Any:
         row = self._query_one("SELECT value FROM meta WHERE name=?", (name,))
@@ -282,17 +323,23 @@ class FsStorage:
         which repeats work and loses nothing: the event thread, which writes after every
         commit, then delivers a few serials again (events are at-least-once anyway).
         """
-        with self._write_lock:
-            self._writer.execute("PRAGMA synchronous=NORMAL")
-            try:
-                self._writer.execute(
-                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
-                    (name, _dumps(value)),
-                )
-            finally:
-                self._writer.execute("PRAGMA synchronous=FULL")
+        with self._write_lock, self._unsynced():
+            self._writer.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, _dumps(value))
+            )
+
+    @contextlib.contextmanager
+    def _unsynced(self) -> Iterator[None]:
+        """Writes of the writer connection that do not wait for the disk (under the lock):
+        they are in the WAL at once and durable with the next synced commit."""
+        self._writer.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self._writer.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
+        self.placements.stop()
         with self._write_lock:
             self._closed = True
             self._snapshots.close()
@@ -313,6 +360,22 @@ class FsStorage:
                 self._outside.append(conn)
         return conn.execute(sql, params).fetchone()
 
-    def _is_committed_file(self, path: str) -> bool:
-        row = self._writer.execute("SELECT 1 FROM files WHERE path=?", (path,)).fetchone()
-        return row is not None
+    def _forget_placements(self, done: list[tuple[str, int]]) -> None:
+        """Delete the rows of settled placements (their files and directories are synced)."""
+        if not done:
+            return
+        with self._write_lock:
+            if self._closed:
+                return
+            with self._unsynced():
+                self._delete_placements(done)
+
+    def _delete_placements(self, done: list[tuple[str, int]]) -> None:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("DELETE FROM placements WHERE path=? AND serial=?", done)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

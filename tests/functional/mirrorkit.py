@@ -62,6 +62,7 @@ start_mirror = start_root_pypi
 
 def stored_files(live: LiveCellar, index: str = "root/pypi") -> list[Path]:
     """Every file kept under ``+files/{index}/+f`` of ``live``."""
+    live.storage.wait_for_files()  # the tree follows each commit shortly after it
     root = live.serverdir / "+files" / index / "+f"
     return sorted(path for path in root.rglob("*") if path.is_file())
 

@@ -56,6 +56,7 @@ def links(site, project: str, version: str) -> list[dict]:
 
 
 def blob(site, href: str):
+    site.storage.wait_for_files()  # the file tree follows the commit shortly after the reply
     return site.serverdir / "+files" / href.split(site.url + "/", 1)[1]
 
 

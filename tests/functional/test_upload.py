@@ -122,6 +122,7 @@ def test_volatile_index_overwrites_and_counts(hosting):
     assert requests.get(link["href"]).content == third.content
     assert requests.get(link["href"] + ".metadata").content == third.metadata
     assert versiondata(hosting, "alice/dev", "overpkg", "1.0")["summary"] == "third"
+    hosting.storage.wait_for_files()  # removed files leave the tree after the reply
     for old in hrefs[:2]:
         assert requests.get(old).status_code == 404
         assert requests.get(old + ".metadata").status_code == 404

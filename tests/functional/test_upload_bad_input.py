@@ -170,6 +170,7 @@ def post(server, path: str, body: bytes, content_type: str) -> requests.Response
 
 
 def stored_files(server) -> set[str]:
+    server.storage.wait_for_files()  # committed files reach the tree after the reply
     root = server.serverdir / "+files"
     return {
         os.path.relpath(os.path.join(dirpath, name), root)

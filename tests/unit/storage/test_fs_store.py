@@ -1,10 +1,9 @@
-"""The fs backend beyond the shared contract: file layout, WAL mode, crash recovery."""
+"""The fs backend beyond the shared contract: file layout, WAL mode, temp files."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import sqlite3
 
 import pytest
@@ -31,8 +30,10 @@ def store_blob(store, path, content):
         return tx.store_file(path, io.BytesIO(content))
 
 
-def files_on_disk(basedir):
-    root = basedir / "+files"
+def files_on_disk(store):
+    """The blobs in the file tree, once the committed placements are done."""
+    store.wait_for_files()
+    root = store.basedir / "+files"
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
@@ -45,9 +46,9 @@ def test_files_land_at_the_devpi_layout(store, basedir):
     sha256 = hashlib.sha256(content).hexdigest()
     ref = store_blob(store, devpi_path, content)
     expected = basedir / "+files" / "emilie" / "dev" / "+f" / sha256[:3] / sha256[3:16]
-    assert (expected / "hello-1.0.tar.gz").read_bytes() == content
     assert store.file_path(ref.path) == expected / "hello-1.0.tar.gz"
-    assert files_on_disk(basedir) == [ref.path]
+    assert (expected / "hello-1.0.tar.gz").read_bytes() == content
+    assert files_on_disk(store) == [ref.path]
 
 
 def test_wal_mode_is_on(store, basedir):
@@ -67,28 +68,28 @@ def test_failed_transaction_leaves_no_file(store, basedir):
     with pytest.raises(RuntimeError), store.transaction(write=True) as tx:
         tx.store_file(devpi_path, io.BytesIO(b"content"))
         raise RuntimeError("boom")
-    assert files_on_disk(basedir) == []
+    assert files_on_disk(store) == []
 
 
 def test_failed_commit_leaves_no_file(store, basedir):
     with pytest.raises(TypeError), store.transaction(write=True) as tx:
         tx.store_file("a/b.txt", io.BytesIO(b"content"))
         tx.set("user/alice", {"not json": object()})
-    assert files_on_disk(basedir) == []
-    assert not (basedir / "+files" / ".journal").exists()
+    assert files_on_disk(store) == []
+    assert list((basedir / "+files" / ".tmp").iterdir()) == []
 
 
 def test_invalid_computed_path_leaves_no_temp_file(store, basedir):
     with store.transaction(write=True) as tx, pytest.raises(StorageError):
         tx.store_file(lambda sha256: f"../{sha256}", io.BytesIO(b"content"))
-    assert files_on_disk(basedir) == []
+    assert files_on_disk(store) == []
 
 
 def test_replaced_file_in_one_transaction_leaves_one_file(store, basedir):
     with store.transaction(write=True) as tx:
         tx.store_file("a/b.txt", io.BytesIO(b"first"))
         tx.store_file("a/b.txt", io.BytesIO(b"second"))
-    assert files_on_disk(basedir) == ["a/b.txt"]
+    assert files_on_disk(store) == ["a/b.txt"]
 
 
 def test_deleted_file_and_its_empty_folders_go(store, basedir):
@@ -96,42 +97,8 @@ def test_deleted_file_and_its_empty_folders_go(store, basedir):
     store_blob(store, "emilie/dev/other.txt", b"other")
     with store.transaction(write=True) as tx:
         tx.delete_file(ref.path)
-    assert files_on_disk(basedir) == ["emilie/dev/other.txt"]
+    assert files_on_disk(store) == ["emilie/dev/other.txt"]
     assert not (basedir / "+files" / "emilie" / "dev" / "+f").exists()
-
-
-def test_startup_removes_orphans_of_an_interrupted_commit(basedir):
-    store = FsStorage(basedir)
-    store_blob(store, "emilie/dev/committed.txt", b"committed")
-    store.close()
-    # A crash after the blobs were renamed into place but before the database commit:
-    # the journal names both paths, the database knows only the first.
-    root = basedir / "+files"
-    orphan = root / "emilie" / "dev" / "+f" / "abc" / "orphan.txt"
-    orphan.parent.mkdir(parents=True)
-    orphan.write_bytes(b"never committed")
-    journal = ["emilie/dev/+f/abc/orphan.txt", "emilie/dev/committed.txt"]
-    (root / ".journal").write_text(json.dumps(journal))
-    store = FsStorage(basedir)
-    try:
-        assert files_on_disk(basedir) == ["emilie/dev/committed.txt"]
-        assert not (root / ".journal").exists()
-        assert not (root / "emilie" / "dev" / "+f").exists()
-        with store.open_file("emilie/dev/committed.txt") as fp:
-            assert fp.read() == b"committed"
-    finally:
-        store.close()
-
-
-def test_startup_keeps_files_when_the_journal_is_unreadable(basedir):
-    FsStorage(basedir).close()
-    root = basedir / "+files"
-    (root / "a").mkdir()
-    (root / "a" / "b.txt").write_bytes(b"unknown")
-    (root / ".journal").write_text("not json")
-    FsStorage(basedir).close()
-    assert files_on_disk(basedir) == ["a/b.txt"]
-    assert not (root / ".journal").exists()
 
 
 def test_startup_removes_temp_files(basedir):
@@ -144,6 +111,6 @@ def test_startup_removes_temp_files(basedir):
     try:
         assert list(tmpdir.iterdir()) == []
         store_blob(store, "a/b.txt", b"content")
-        assert files_on_disk(basedir) == ["a/b.txt"]
+        assert files_on_disk(store) == ["a/b.txt"]
     finally:
         store.close()
