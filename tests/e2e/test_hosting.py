@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ClientResult
-from conftest import client_environ
-from conftest import devpi_client_in
 from packages import Built
 from packages import Sample
 from uv import find_uv_bin
+
+from conftest import ClientResult
+from conftest import client_environ
+from conftest import devpi_client_in
 
 pytestmark = pytest.mark.e2e
 
