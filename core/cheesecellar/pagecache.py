@@ -85,9 +85,10 @@ class PageCache:
         elif parsed.kind == "mirrorlist":
             self._names_serial = serial
         elif parsed.kind == "file" and isinstance(change.value, dict):
-            # A mirror file cached with its metadata changes what its page advertises.
+            # A mirror wheel cached with metadata computed from it changes what its page
+            # advertises; other file records change no page.
             project = change.value.get("project")
-            if project:
+            if project and change.value.get("core_metadata"):
                 self._touched[project] = serial
 
 

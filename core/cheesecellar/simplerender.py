@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from collections.abc import Iterator
 from html import escape
@@ -113,13 +114,21 @@ def index_json_chunks(names: Iterable[str]) -> Iterator[bytes]:
     yield b'{"meta":{"api-version":"' + API_VERSION.encode() + b'"},"projects":['
     separator = ""
     for batch in _batches(names):
-        text = ",".join('{"name":' + json.dumps(n, ensure_ascii=False) + "}" for n in batch)
+        text = ",".join('{"name":' + _json_string(n) + "}" for n in batch)
         yield (separator + text).encode()
         separator = ","
     yield b"]}"
 
 
 NAMES_PER_CHUNK = 2000
+#: Normalised names need no JSON escaping; anything else goes through json.dumps.
+_PLAIN_NAME = re.compile(r"[a-z0-9._-]+")
+
+
+def _json_string(name: str) -> str:
+    if _PLAIN_NAME.fullmatch(name):
+        return f'"{name}"'
+    return json.dumps(name, ensure_ascii=False)
 
 
 def _batches(names: Iterable[str]) -> Iterator[list[str]]:

@@ -145,11 +145,8 @@ class Downloads:
     def _fetch(self, download, indexname, config, relpath, project, version, entry) -> None:
         try:
             self._fetch_into(download, indexname, config, entry)
-            store_download(
-                self.service.storage, download.path, relpath, entry,
-                {"index": indexname, "project": project, "version": version},
-            )  # fmt: skip
-            download.finish()
+            download.finish()  # verified: the held-back bytes may go out now
+            self._store(download, indexname, relpath, entry, project, version)
         except UpstreamError as exc:
             status = 404 if getattr(exc, "status", None) == 404 else 502
             log.warning("%s: download of %s failed: %s", indexname, entry["filename"], exc)
@@ -161,6 +158,15 @@ class Downloads:
             with self._lock:
                 self._active.pop(relpath, None)
             os.unlink(download.path)
+
+    def _store(self, download, indexname, relpath, entry, project, version) -> None:
+        """Store the verified file; it stays in the active downloads until then, so
+        a request meanwhile follows the temporary file instead of fetching again."""
+        where = {"index": indexname, "project": project, "version": version}
+        try:
+            store_download(self.service.storage, download.path, relpath, entry, where)
+        except Exception as exc:  # the clients have their verified bytes; fetch it next time
+            log.warning("%s: storing %s failed: %s", indexname, entry["filename"], exc)
 
     def _fetch_into(self, download: Download, indexname: str, config: dict, entry) -> None:
         upstream = self.service.upstream(indexname, config)
