@@ -103,6 +103,13 @@ class Downloads:
         self.service = service
         self._active: dict[str, Download] = {}
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until no download is running or being stored (at shutdown, so that a
+        file a client already received is kept); False if some still run."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._active, timeout)
 
     def respond(self, request, indexname: str, config: dict, relpath: str):
         if relpath.endswith(".metadata"):
@@ -155,8 +162,9 @@ class Downloads:
             log.warning("%s: download of %s failed: %s", indexname, entry["filename"], exc)
             download.finish(f"download of {entry['filename']} failed: {exc}")
         finally:
-            with self._lock:
+            with self._idle:
                 self._active.pop(relpath, None)
+                self._idle.notify_all()
             os.unlink(download.path)
 
     def _store(self, download, indexname, relpath, entry, project, version) -> None:

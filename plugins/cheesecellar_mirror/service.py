@@ -93,6 +93,9 @@ class MirrorService:
         )
 
     def close(self) -> None:
+        downloads = getattr(self, "downloads", None)
+        if downloads is not None and not downloads.wait_idle():
+            log.warning("stopping with mirror downloads still running; they are not kept")
         with self._clients_lock:
             clients, self._clients = self._clients, {}
         for _fingerprint, client in clients.values():

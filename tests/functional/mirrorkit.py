@@ -62,7 +62,9 @@ start_mirror = start_root_pypi
 
 def stored_files(live: LiveCellar, index: str = "root/pypi") -> list[Path]:
     """Every file kept under ``+files/{index}/+f`` of ``live``."""
-    live.storage.wait_for_files()  # the tree follows each commit shortly after it
+    # A client has its file before the server stores it; the tree follows each commit.
+    live.running.registry.cellar_mirror.downloads.wait_idle()
+    live.storage.wait_for_files()
     root = live.serverdir / "+files" / index / "+f"
     return sorted(path for path in root.rglob("*") if path.is_file())
 

@@ -184,6 +184,8 @@ def test_a_cached_wheel_gives_the_metadata_upstream_lacks(shared, make_upstream)
     url = mirror.file_url(wheel)
     assert requests.get(url + ".metadata", timeout=30).status_code == 404
     download(url)
+    # The client has its verified bytes before the wheel is stored: wait for the store.
+    wait_for(lambda: "core-metadata" in entry_of(mirror.json_page("requests"), WHEEL_2323))
     entry = entry_of(mirror.json_page("requests"), WHEEL_2323)
     assert entry["core-metadata"] == {"sha256": wheel.metadata_sha256}
     assert download(url + ".metadata") == wheel.metadata
