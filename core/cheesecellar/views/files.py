@@ -22,6 +22,8 @@ from cheesecellar.views import message
 
 IMMUTABLE = "max-age=365000000, immutable, public"
 BLOCK_SIZE = 256 * 1024
+#: Files up to this size are sent from memory.
+SMALL_FILE = 64 * 1024
 mimetypes.add_type("application/octet-stream", ".whl")
 
 
@@ -45,7 +47,10 @@ def file_response(request, relpath: str, sha256: str, size: int, modified) -> Re
     if encoding == "gzip" and content_type == "application/x-tar":
         response.content_type = "application/x-tar"
     wrapper = request.environ.get("wsgi.file_wrapper")
-    if wrapper is not None and "Range" not in request.headers:
+    if size <= SMALL_FILE and "Range" not in request.headers:
+        with fp:  # metadata files and small wheels: one read beats the file wrapper
+            response.body = fp.read()
+    elif wrapper is not None and "Range" not in request.headers:
         response.app_iter = wrapper(fp, BLOCK_SIZE)
     else:
         response.app_iter = FileIter(fp)  # webob slices it for Range requests
