@@ -16,6 +16,7 @@ from cheesecellar.errors import CellarError
 from cheesecellar.errors import NotFound
 from cheesecellar.model.distfiles import MAX_METADATA_BYTES
 from cheesecellar.views.files import IMMUTABLE
+from cheesecellar.views.files import content_type_for
 from cheesecellar_mirror.fileentries import find_entry
 from cheesecellar_mirror.storefile import store_download
 from cheesecellar_mirror.storefile import store_metadata
@@ -143,7 +144,7 @@ class Downloads:
         if download.state == "failed":
             fp.close()
             raise CellarError(download.error, status=download.status)
-        response = Response(app_iter=download.follow(fp), content_type=_content_type(relpath))
+        response = Response(app_iter=download.follow(fp), content_type=content_type_for(relpath))
         if download.total is not None:
             response.content_length = download.total
         response.headers["X-Accel-Buffering"] = "no"
@@ -241,12 +242,3 @@ def _verify(entry: dict, download: Download, digests: dict) -> None:
                 f"{name} mismatch for {entry['filename']}: expected {expected}, "
                 f"got {digest.hexdigest()}"
             )
-
-
-def _content_type(relpath: str) -> str:
-    import mimetypes
-
-    content_type, encoding = mimetypes.guess_type(relpath)
-    if encoding == "gzip" and content_type == "application/x-tar":
-        return "application/x-tar"
-    return content_type or "application/octet-stream"

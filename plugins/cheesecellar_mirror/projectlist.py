@@ -12,6 +12,7 @@ from cheesecellar.model import keys
 from cheesecellar_mirror.locks import KeyedLocks
 from cheesecellar_mirror.upstream import UpstreamError
 from cheesecellar_mirror.upstream import mask_url
+from cheesecellar_mirror.writes import write_in
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +116,7 @@ class NameLists:
             wtx.set(keys.mirror_list(indexname), record)
             return record
 
-        if tx.write:
-            record = store(tx)
-            serial = tx.at_serial + 1
-        else:
-            committed: list[int] = []
-            with self.service.storage.transaction(write=True) as own:
-                record = store(own)
-                own.on_commit(committed.append)
-            serial = committed[0] if committed else self.service.storage.last_serial()
+        record, serial = write_in(self.service.storage, tx, store)
         self._recent[indexname] = (serial, record)
         log.info("%s: project list of %s names stored", indexname, fetched.count)
         return record

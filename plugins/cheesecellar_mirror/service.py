@@ -20,6 +20,7 @@ from cheesecellar_mirror.upstream import UpstreamError
 from cheesecellar_mirror.upstream import UpstreamPage
 from cheesecellar_mirror.upstream import mask_url
 from cheesecellar_mirror.upstream import strip_credentials
+from cheesecellar_mirror.writes import write_record
 
 log = logging.getLogger(__name__)
 
@@ -239,17 +240,3 @@ def _content(page: UpstreamPage) -> dict:
     for validator in ("etag", "last_modified"):
         data.pop(validator, None)
     return data
-
-
-def write_record(storage, tx, key: str, value) -> int:
-    """Write one record: in the request's own transaction if it writes, else in a
-    transaction of its own; return the serial that holds it (the next one for a
-    request's transaction)."""
-    if tx.write:
-        (tx.delete(key) if value is None else tx.set(key, value))
-        return tx.at_serial + 1
-    committed = [storage.last_serial()]
-    with storage.transaction(write=True) as own:
-        (own.delete(key) if value is None else own.set(key, value))
-        own.on_commit(committed.append)
-    return committed[-1]

@@ -38,14 +38,17 @@ def _upload_epoch(entry: dict | None) -> float | None:
     return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
 
 
+def content_type_for(relpath: str) -> str:
+    """The type a file is served as; a ``.tar.gz`` is ``application/x-tar``, as devpi has it."""
+    content_type, _encoding = mimetypes.guess_type(relpath)
+    return content_type or "application/octet-stream"
+
+
 def file_response(request, relpath: str, sha256: str, size: int, modified) -> Response:
     """Stream a blob: ETag and Last-Modified for caches, Range for resumed downloads."""
     fp = request.registry.getUtility(IStorage).open_file(relpath)
     response = Response(conditional_response=True)
-    content_type, encoding = mimetypes.guess_type(relpath)
-    response.content_type = content_type or "application/octet-stream"
-    if encoding == "gzip" and content_type == "application/x-tar":
-        response.content_type = "application/x-tar"
+    response.content_type = content_type_for(relpath)
     wrapper = request.environ.get("wsgi.file_wrapper")
     if size <= SMALL_FILE and "Range" not in request.headers:
         with fp:  # metadata files and small wheels: one read beats the file wrapper
