@@ -20,8 +20,8 @@ from tests.bench.hostdata import SLOW_FOR_DEVPI
 from tests.bench.hostdata import populate
 from tests.bench.servers import SERVER_NAMES
 from tests.bench.servers import ServerKind
+from tests.bench.servers import kinds_from_args
 from tests.bench.servers import memory_kib
-from tests.bench.servers import resolve_kinds
 from tests.bench.servers import run_init
 from tests.bench.servers import start_server
 from tests.bench.servers import tail
@@ -123,10 +123,8 @@ def results_table(results: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    names = list(SERVER_NAMES) if args.server == "all" else [args.server]
-    kinds = resolve_kinds(names, args.devpi_venv, args.devpi_noweb_venv)
+    kinds = kinds_from_args(args)
     if not kinds:
-        print("nothing to benchmark", file=sys.stderr)
         return 2
     if not wrk.wrk_path():
         print("wrk not found: using the Python client (slower; rates are its limit)")

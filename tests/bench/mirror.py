@@ -17,7 +17,7 @@ from tests.bench import report
 from tests.bench import wrk
 from tests.bench.servers import SERVER_NAMES
 from tests.bench.servers import ServerKind
-from tests.bench.servers import resolve_kinds
+from tests.bench.servers import kinds_from_args
 from tests.bench.servers import tail
 from tests.bench.targets import Target
 
@@ -257,10 +257,8 @@ def _number(value: float | None, places: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    names = list(SERVER_NAMES) if args.server == "all" else [args.server]
-    kinds = resolve_kinds(names, args.devpi_venv, args.devpi_noweb_venv)
+    kinds = kinds_from_args(args)
     if not kinds:
-        print("nothing to benchmark", file=sys.stderr)
         return 2
     if not wrk.wrk_path():
         print("wrk not found: using the Python client (slower; rates are its limit)")

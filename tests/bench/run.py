@@ -18,7 +18,7 @@ from tests.bench.breakdown import measure
 from tests.bench.scenario import Options
 from tests.bench.scenario import bench_server
 from tests.bench.servers import SERVER_NAMES
-from tests.bench.servers import resolve_kinds
+from tests.bench.servers import kinds_from_args
 from tests.bench.servers import tail
 
 
@@ -45,10 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    names = list(SERVER_NAMES) if args.server == "all" else [args.server]
-    kinds = resolve_kinds(names, args.devpi_venv, args.devpi_noweb_venv)
+    kinds = kinds_from_args(args)
     if not kinds:
-        print("nothing to benchmark", file=sys.stderr)
         return 2
     options = Options(
         runs=args.runs,
@@ -68,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "failures": failures,
     }
-    if "cellar" in names and not args.no_breakdown:
+    if args.server in ("cellar", "all") and not args.no_breakdown:
         payload["cellar_breakdown"] = measure()
     _print(payload, report.save(payload), time.perf_counter() - started)
     if args.keep:

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import sysconfig
 import time
 from pathlib import Path
@@ -88,6 +89,16 @@ def resolve_kinds(names: list[str], devpi_venv: str | None, noweb_venv: str | No
             print(f"skipping {name}: no virtualenv given (--{name}-venv or ${_venv_env(name)})")
         else:
             kinds.append(kind)
+    return kinds
+
+
+def kinds_from_args(args) -> list:
+    """The server kinds a benchmark's ``--server``, ``--devpi-venv`` and
+    ``--devpi-noweb-venv`` name; an empty list is reported on standard error."""
+    names = list(SERVER_NAMES) if args.server == "all" else [args.server]
+    kinds = resolve_kinds(names, args.devpi_venv, args.devpi_noweb_venv)
+    if not kinds:
+        print("nothing to benchmark", file=sys.stderr)
     return kinds
 
 
