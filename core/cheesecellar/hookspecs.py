@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cheesecellar.config import Settings
     from cheesecellar.events import Change
     from cheesecellar.model.indextypes import IndexTypeRegistry
+    from cheesecellar.search import SearchBackend
     from cheesecellar.storage import StorageRegistry
 
 hookspec = pluggy.HookspecMarker("cheesecellar")
@@ -399,6 +400,32 @@ def cellar_on_index_deleted(indexname: str, serial: int) -> None:
 
     :param indexname: ``user/index``.
     :param serial: the commit serial.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --- search ----------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def cellar_get_search_backend(registry: Registry) -> SearchBackend | None:
+    """Return the search engine of this server.
+
+    Asked once, at start-up, after ``cellar_startup``; the answer is kept as
+    ``registry.cellar_search`` and used by ``/+search``, the web UI's search page and the
+    XML-RPC ``search`` call of ``pip search``. The built-in ``cheesecellar_search``
+    plugin answers with a whoosh index; a plugin registered later (a third-party one)
+    answers first and so replaces it. Without an answer, searching answers ``501``.
+
+    The backend must not block requests: keep the index up to date from the changelog
+    in a thread of its own (``cellar_on_commit``), and answer searches from what is
+    indexed so far.
+    Stops at first non-None result.
+
+    :param registry: the application registry (settings, storage, index types).
+    :returns: an object with the methods of :class:`cheesecellar.search.SearchBackend`,
+        or ``None``.
 
     .. versionadded:: 0.1
     """

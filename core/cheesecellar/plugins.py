@@ -21,6 +21,8 @@ BUILTIN_PLUGINS = (
     "cheesecellar_fs",
     "cheesecellar_mirror",
     "cheesecellar_toxresults",
+    "cheesecellar_search",
+    "cheesecellar_web",
     "cheesecellar_client",
 )
 

@@ -88,6 +88,7 @@ def _open(settings: Settings, pm, fresh: bool, lock: DirectoryLock) -> Running:
     registry.cellar_started_at = time.time()
     events.start()
     pm.hook.cellar_startup(registry=registry)
+    registry.cellar_search = pm.hook.cellar_get_search_backend(registry=registry)
     _warn_empty_root(storage)
     return Running(app, registry, storage, events, lock)
 

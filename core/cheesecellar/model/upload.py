@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import IO
 from typing import Any
 
+from cheesecellar.doczips import check_doczip
 from cheesecellar.errors import BadRequest
 from cheesecellar.errors import CellarError
 from cheesecellar.model import releases
@@ -213,6 +214,7 @@ def doc_upload(
     if not zipfile.is_zipfile(upload.fp):
         raise BadRequest(f"{upload.filename}: documentation must be a zip file")
     upload.fp.seek(0)
+    check_doczip(upload.fp)
     if releases.get_version(tx, indexname, project, version) is None:
         releases.set_metadata(tx, indexname, project, version, {"name": name})
     filename = f"{project}-{version}.doc.zip"

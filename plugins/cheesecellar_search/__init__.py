@@ -1,0 +1,1 @@
+"""Search of private projects and their documentation with whoosh (built-in plugin)."""
