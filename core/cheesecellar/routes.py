@@ -18,6 +18,7 @@ def includeme(config) -> None:
     config.add_route("status", "/+status", factory=RootContext)
     config.add_route("api", "/+api", factory=RootContext)
     config.add_route("login", "/+login", factory=RootContext)
+    config.add_route("search", "/+search", factory=RootContext)
     config.add_route("user.api", "/{user}/+api", factory=UserContext)
     config.add_route("index.api", "/{user}/{index}/+api", factory=IndexContext)
     config.add_route("simple.index", f"/{USER}/{INDEX}/+simple{SLASH}", factory=IndexContext)
