@@ -50,15 +50,22 @@ def core_metadata(
     requires_python: str | None = None,
     requires_dist: Iterable[str] = (),
     classifiers: Iterable[str] = (),
+    description: str = "The long description.\n",
+    description_content_type: str | None = None,
+    extra_headers: Iterable[str] = (),
 ) -> bytes:
-    """METADATA / PKG-INFO text (metadata version 2.1)."""
+    """METADATA / PKG-INFO text (metadata version 2.1); ``extra_headers`` are further
+    ``Name: value`` lines (``Keywords``, ``Author``, ``Home-page``, ...)."""
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     lines.append(f"Summary: {summary}")
     if requires_python is not None:
         lines.append(f"Requires-Python: {requires_python}")
+    if description_content_type is not None:
+        lines.append(f"Description-Content-Type: {description_content_type}")
     lines += [f"Classifier: {c}" for c in classifiers]
     lines += [f"Requires-Dist: {r}" for r in requires_dist]
-    return ("\n".join(lines) + "\n\nThe long description.\n").encode()
+    lines += list(extra_headers)
+    return ("\n".join(lines) + "\n\n" + description).encode()
 
 
 def _record_line(path: str, data: bytes) -> str:
