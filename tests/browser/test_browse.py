@@ -103,7 +103,8 @@ def test_find_read_and_open_docs(site, page, shots):
     assert page.locator("strong", has_text="everything").count() == 1  # the readme, rendered
     assert page.title() != "owned"  # its script tag did not run
     assert "passed" in body.inner_text().lower()  # the tox result of the wheel
-    assert f"pip install -i {site.url}/alice/dev/+simple/" in body.inner_text()
+    command = page.locator("#pip-command").input_value()
+    assert command == f"pip install -i {site.url}/alice/dev/+simple/ {PROJECT}==1.0"
     page.screenshot(path=shots / "03-version.png", full_page=True)
 
     page.locator('a[href*="/+doc/"]').first.click()

@@ -10,4 +10,7 @@ from cheesecellar_web.negotiate import BrowserPredicate
 def cellar_pyramid_configure(config):
     config.include("pyramid_jinja2")
     config.add_view_predicate("browser", BrowserPredicate)
+    config.include("cheesecellar_web.layout")
+    config.include("cheesecellar_web.pages")
+    config.include("cheesecellar_web.errorpages")
     config.include("cheesecellar_web.extras")

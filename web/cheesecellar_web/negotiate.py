@@ -14,7 +14,9 @@ def wants_html(request) -> bool:
     accept = request.headers.get("Accept", "")
     if HTML not in accept or is_installer(request):
         return False
-    return request.accept.best_match([HTML, JSON]) == HTML
+    # Ties go to HTML: browsers list it first and give JSON no higher quality.
+    offers = request.accept.acceptable_offers([HTML, JSON])
+    return bool(offers) and offers[0][0] == HTML
 
 
 class BrowserPredicate:

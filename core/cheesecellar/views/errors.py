@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from pyramid.exceptions import PredicateMismatch
 from pyramid.httpexceptions import HTTPException
 from pyramid.response import Response
 from pyramid.view import exception_view_config
@@ -52,7 +53,7 @@ def forbidden(exc, request) -> Response:
 
 @notfound_view_config()
 def not_found(exc, request) -> Response:
-    if request.matched_route is not None:
+    if request.matched_route is not None and isinstance(exc, PredicateMismatch):
         return error_response(request, 405, f"method {request.method} not allowed here")
     return error_response(request, 404, f"no such resource: {request.path}")
 
