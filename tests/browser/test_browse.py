@@ -133,16 +133,33 @@ def test_page_fits_a_phone(site, browser):
     context.close()
 
 
-def test_no_request_leaves_the_server(site, browser):
-    context = browser.new_context()
+PAGES = {
+    "root": "/",
+    "user": "/alice",
+    "index": "/alice/dev",
+    "project": f"/alice/dev/{PROJECT}",
+    "version": f"/alice/dev/{PROJECT}/1.0",
+    "toxresults": f"/alice/dev/{PROJECT}/1.0/+toxresults/sparkle_widget-1.0-py3-none-any.whl",
+    "docs-framed": f"/alice/dev/{PROJECT}/1.0/+d/",
+    "status": "/+status",
+    "search": "/+search?query=shine",
+    "searchhelp": "/+searchhelp",
+    "notfound": "/alice/nosuchindex",
+}
+
+
+def test_no_request_leaves_the_server(site, browser, shots):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     outside = []
     page.on(
         "request", lambda req: outside.append(req.url) if not req.url.startswith(site.url) else None
     )
-    for path in ("/", "/alice", "/alice/dev", f"/alice/dev/{PROJECT}", f"/alice/dev/{PROJECT}/1.0",
-                 "/+status", "/+search?query=shine"):  # fmt: skip
-        page.goto(site.url + path)
+    for name, path in PAGES.items():
+        reply = page.goto(site.url + path)
         page.wait_for_load_state("networkidle")
+        assert reply.status == (404 if name == "notfound" else 200), name
+        assert reply.headers["content-type"].startswith("text/html"), name
+        page.screenshot(path=shots / f"page-{name}.png", full_page=True)
     context.close()
     assert outside == []

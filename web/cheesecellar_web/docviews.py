@@ -51,11 +51,22 @@ CONTENT_TYPES = {
 }
 
 
+#: The plugin name of the per-server janitor (listed in ``/+status`` under this name).
+JANITOR = "cheesecellar_web.docjanitor"
+
+
+def _register_janitor(pm, janitor: DocJanitor) -> None:
+    """One janitor per plugin manager: an app built again replaces the old one."""
+    if pm.get_plugin(JANITOR) is not None:
+        pm.unregister(name=JANITOR)
+    pm.register(janitor, name=JANITOR)
+
+
 def includeme(config) -> None:
     registry = config.registry
     root = Path(registry.cellar_settings.serverdir) / DOCS_DIR
     registry.cellar_doctrees = DocTrees(root, registry.getUtility(IStorage))
-    registry.cellar_pm.register(DocJanitor(registry.cellar_doctrees))
+    _register_janitor(registry.cellar_pm, DocJanitor(registry.cellar_doctrees))
     config.add_route("web.doc", VERSION_URL + "/+doc{path:(/.*)?}", factory=IndexContext)
     config.add_route("web.docframe", VERSION_URL + "/+d{path:(/.*)?}", factory=IndexContext)
 
