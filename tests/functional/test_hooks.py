@@ -215,6 +215,13 @@ class Recorder:
     def cellar_on_index_deleted(self, indexname, serial):
         self.record("cellar_on_index_deleted", indexname=indexname, serial=serial)
 
+    # --- search -------------------------------------------------------------------------
+
+    @hookimpl
+    def cellar_get_search_backend(self, registry):
+        self.record("cellar_get_search_backend", registry=registry)
+        return None  # the built-in engine answers
+
     # --- status -------------------------------------------------------------------------
 
     @hookimpl
@@ -463,6 +470,18 @@ def test_metrics_and_messages_appear_in_status(live, rec):
     assert rec.calls("cellar_status_info")[0]["registry"] is live.running.registry
 
 
+def test_search_backend_is_asked_after_startup(live, rec):
+    (asked,) = rec.calls("cellar_get_search_backend")
+    assert asked["registry"] is live.running.registry
+    assert rec.first_call_order("cellar_startup", "cellar_get_search_backend") == [
+        "cellar_startup",
+        "cellar_get_search_backend",
+    ]
+    assert live.running.registry.cellar_search is not None, "the built-in engine answered"
+    reply = live.session().get("/+search", params={"query": "nothing"})
+    assert reply.status_code == 200, reply.text
+
+
 def mirror_page(live, upstream) -> requests.Response:
     """Point root/pypi at ``upstream`` and ask it for a project page."""
     with live.session() as api:
@@ -499,6 +518,7 @@ def tour(make_cellar, make_upstream, rec: Recorder) -> None:
         api.get("/+api", headers={"X-Recorder-User": "visitor"})
         api.post("/+login", json={"user": "outsider", "password": "outsider-pw"})
         api.get("/+status")
+        api.get("/+search", params={"query": "tested"})
     wait_for_events(live, index_lifecycle(live))
     live.stop()
 
