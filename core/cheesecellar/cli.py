@@ -53,6 +53,7 @@ def build_parser(pm) -> tuple[argparse.ArgumentParser, dict]:
 
     gen = sub.add_parser("gen-secret", help="write a new secret file, or check one")
     gen.add_argument("--secretfile", type=Path, required=True, help="file to write")
+    gen.add_argument("--force", action="store_true", help="replace an existing secret file")
     gen.set_defaults(func=cmd_gen_secret)
 
     pm.hook.cellar_register_commands(subparsers=sub)
@@ -85,11 +86,15 @@ def cmd_init(args, options) -> int:
 
 def cmd_gen_secret(args, options) -> int:
     path: Path = args.secretfile
-    if path.exists():
+    if path.exists() and not args.force:
         read_secret(path)
-        print(f"{path} exists and is a valid secret file")
+        print(f"{path} exists and is a valid secret file (--force replaces it)")
         return 0
-    write_secret(path)
+    # Written beside the target and renamed over it: a reader never sees half a secret.
+    fresh = path.with_name(path.name + ".new")
+    fresh.unlink(missing_ok=True)
+    write_secret(fresh)
+    os.replace(fresh, path)
     read_secret(path)
     print(f"wrote a new secret to {path} (mode 0600)")
     return 0
