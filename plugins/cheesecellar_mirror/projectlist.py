@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Iterable
 from collections.abc import Iterator
 
+from cheesecellar.keyedlocks import KeyedLocks
 from cheesecellar.model import keys
-from cheesecellar_mirror.locks import KeyedLocks
 from cheesecellar_mirror.upstream import UpstreamError
 from cheesecellar_mirror.upstream import mask_url
 from cheesecellar_mirror.writes import write_in

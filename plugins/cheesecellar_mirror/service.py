@@ -12,8 +12,8 @@ from pathlib import Path
 
 from cheesecellar import __version__
 from cheesecellar.errors import MirrorUnavailable
+from cheesecellar.keyedlocks import KeyedLocks
 from cheesecellar.model import keys
-from cheesecellar_mirror.locks import KeyedLocks
 from cheesecellar_mirror.projectlist import NameLists
 from cheesecellar_mirror.upstream import Upstream
 from cheesecellar_mirror.upstream import UpstreamError

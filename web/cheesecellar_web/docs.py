@@ -8,26 +8,23 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import zipfile
 import zlib
-from collections.abc import Hashable
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
-
-from packaging.version import InvalidVersion
-from packaging.version import Version
 
 from cheesecellar import hookimpl
 from cheesecellar.doczips import DEFAULT_LIMITS
 from cheesecellar.doczips import DocLimits
 from cheesecellar.doczips import DocZipError
 from cheesecellar.doczips import doc_members
+from cheesecellar.keyedlocks import KeyedLocks
 from cheesecellar.model import keys
 from cheesecellar.model import releases
 from cheesecellar.model.indexes import sro
 from cheesecellar.model.pages import version_key
+from cheesecellar_web.listing import is_final
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +78,7 @@ def newest_doczip(tx, types, indexname: str, project: str, *, stable: bool) -> D
     found: dict[str, DocZip] = {}
     for name in _private_stages(tx, types, indexname):
         for version in releases.version_strings(tx, name, project):
-            if version in found or (stable and not _is_final(version)):
+            if version in found or (stable and not is_final(version)):
                 continue
             doc = doczip_of(name, project, releases.get_version(tx, name, project, version))
             if doc is not None:
@@ -89,36 +86,6 @@ def newest_doczip(tx, types, indexname: str, project: str, *, stable: bool) -> D
     if not found:
         return None
     return found[max(found, key=version_key)]
-
-
-def _is_final(version: str) -> bool:
-    try:
-        parsed = Version(version)
-    except InvalidVersion:
-        return False
-    return not (parsed.is_prerelease or parsed.is_devrelease)
-
-
-class KeyedLocks:
-    """One lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[Hashable, list] = {}
-
-    @contextlib.contextmanager
-    def hold(self, key: Hashable) -> Iterator[None]:
-        with self._guard:
-            entry = self._locks.setdefault(key, [threading.Lock(), 0])
-            entry[1] += 1
-        try:
-            with entry[0]:
-                yield
-        finally:
-            with self._guard:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._locks[key]
 
 
 def _component(name: str) -> str:

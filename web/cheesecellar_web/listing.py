@@ -28,11 +28,11 @@ def version_key(version: str) -> tuple:
 
 def newest(versions, *, stable: bool = False) -> str | None:
     """The newest version, or the newest that is no pre- or dev-release."""
-    candidates = [v for v in versions if not stable or _is_final(v)]
+    candidates = [v for v in versions if not stable or is_final(v)]
     return max(candidates, key=version_key, default=None)
 
 
-def _is_final(version: str) -> bool:
+def is_final(version: str) -> bool:
     try:
         parsed = Version(version)
     except InvalidVersion:
