@@ -19,13 +19,36 @@ class IStorage(Interface):
         """UNIX time of the newest commit, or None."""
 
     def changelog(serial):
-        """The ChangelogEntry committed as ``serial``, or None."""
+        """The ChangelogEntry committed as ``serial`` (records and blobs), or None."""
 
     def wait_for_commit(serial, timeout):
         """Block until a serial >= ``serial`` is committed or ``timeout`` passes; return it."""
 
     def open_file(path):
         """Open a committed blob for binary reading; FileNotFoundError if absent."""
+
+    def follow_primary(fetch):
+        """Make this the store of a replica: local write transactions are refused from
+        now on, and opening a pending blob first calls ``fetch(ref)`` (a FileRef), which
+        should bring its content with ``store_replicated_blob``."""
+
+    def import_changes(entries):
+        """Commit a primary's consecutive ChangelogEntry list, each as its own serial.
+
+        The first must be ``last_serial() + 1``; a gap or mismatch raises StorageError
+        and imports nothing. Blobs named in the entries are pending until their content
+        is stored, unless this store already has the same content at the same path.
+        """
+
+    def store_replicated_blob(path, fp):
+        """Store the content of the pending blob at ``path`` from ``fp``.
+
+        Returns False if the blob is no longer pending (stored meanwhile, removed or
+        replaced); raises StorageError, keeping nothing, if sha256 or size differ.
+        """
+
+    def pending_files():
+        """FileRefs of the blobs whose content has not arrived yet, oldest first."""
 
     def get_meta(name):
         """Read a node-local value that is not replicated (not in the changelog)."""

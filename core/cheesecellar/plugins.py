@@ -22,6 +22,7 @@ BUILTIN_PLUGINS = (
     "cheesecellar_mirror",
     "cheesecellar_toxresults",
     "cheesecellar_search",
+    "cheesecellar_replica",
     "cheesecellar_web",
     "cheesecellar_client",
 )

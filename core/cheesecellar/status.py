@@ -26,7 +26,7 @@ def status_info(registry, tx) -> dict:
     if events is not None:
         metrics.append(["cellar_event_errors", "counter", events.errors])
     messages = [m for found in pm.hook.cellar_status_info(registry=registry) for m in (found or ())]
-    return {
+    info = {
         "serverdir": str(settings.serverdir),
         "uuid": node.uuid,
         "versioninfo": {"cheesecellar": __version__},
@@ -47,3 +47,7 @@ def status_info(registry, tx) -> dict:
         "messages": messages,
         "started-at": _iso(getattr(registry, "cellar_started_at", None)),
     }
+    replication = getattr(registry, "cellar_replication", None)
+    if replication is not None:  # the replica plugin: primary-serial, replica-lag, ...
+        info.update(replication.status_fields())
+    return info

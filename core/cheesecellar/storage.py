@@ -21,6 +21,11 @@ class StorageError(Exception):
     """The store refused an operation; the message says why."""
 
 
+class BlobPending(FileNotFoundError):
+    """A replica knows the blob from the changelog but has not got its content yet, and
+    no fetcher could bring it (see ``IStorage.follow_primary``)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Change:
     """One key changed by a commit: its new value (None = deleted) and previous serial."""
@@ -31,10 +36,60 @@ class Change:
 
 
 @dataclasses.dataclass(frozen=True)
+class FileChange:
+    """One blob changed by a commit: its new sha256 and size, or both None if removed."""
+
+    path: str
+    sha256: str | None
+    size: int | None
+
+
+@dataclasses.dataclass(frozen=True)
 class ChangelogEntry:
+    """One commit: its records' changes and, apart from them, its blobs' changes."""
+
     serial: int
     timestamp: float
     changes: list[Change]
+    files: list[FileChange] = dataclasses.field(default_factory=list)
+
+
+#: Stored changelogs keep blob changes among the records' changes under keys with this
+#: prefix (no record key starts with "+"); :func:`split_stored_changes` takes them apart.
+BLOB_KEY_PREFIX = "+blob/"
+
+
+def stored_changes(changes: list[Change], files: list[FileChange]) -> list[list]:
+    """The changes of one commit as stored: ``[key, value, back_serial]`` triples, the
+    blobs' as ``["+blob/{path}", {"sha256", "size"} or None, -1]``."""
+    rows = [[c.key, c.value, c.back_serial] for c in changes]
+    for change in files:
+        value = None if change.sha256 is None else {"sha256": change.sha256, "size": change.size}
+        rows.append([BLOB_KEY_PREFIX + change.path, value, -1])
+    return rows
+
+
+def split_stored_changes(rows: list[list]) -> tuple[list[Change], list[FileChange]]:
+    """Read what :func:`stored_changes` wrote back into record and blob changes."""
+    changes, files = [], []
+    for key, value, back_serial in rows:
+        if key.startswith(BLOB_KEY_PREFIX):
+            path = key[len(BLOB_KEY_PREFIX) :]
+            if value is None:
+                files.append(FileChange(path, None, None))
+            else:
+                files.append(FileChange(path, value["sha256"], value["size"]))
+        else:
+            changes.append(Change(key, value, back_serial))
+    return changes, files
+
+
+def file_changes(staged) -> list[FileChange]:
+    """The blob changes of a transaction's ``staged_files()``."""
+    return [
+        FileChange(path, None, None) if ref is None else FileChange(path, ref.sha256, ref.size)
+        for path, ref, _blob in staged
+    ]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,6 +21,7 @@ from cheesecellar import hookimpl
 from cheesecellar.interfaces import IStorage
 from cheesecellar.interfaces import ITransaction
 from cheesecellar.storage import CHUNK
+from cheesecellar.storage import BlobPending
 from cheesecellar.storage import Change
 from cheesecellar.storage import ChangelogEntry
 from cheesecellar.storage import FileRef
@@ -28,6 +29,7 @@ from cheesecellar.storage import StagedTransaction
 from cheesecellar.storage import StorageBackend
 from cheesecellar.storage import StorageError
 from cheesecellar.storage import check_relpath
+from cheesecellar.storage import file_changes
 
 
 class _NoTempFile:
@@ -59,7 +61,8 @@ class Snapshot:
 
     serial: int = -1
     records: Mapping[str, tuple[str, int]] = dataclasses.field(default_factory=dict)
-    files: Mapping[str, tuple[FileRef, bytes]] = dataclasses.field(default_factory=dict)
+    #: A replica's blob whose content has not arrived has None as its bytes.
+    files: Mapping[str, tuple[FileRef, bytes | None]] = dataclasses.field(default_factory=dict)
 
 
 def _dumps(value: Any) -> str:
@@ -110,6 +113,7 @@ class MemoryStorage:
         self._write_lock = threading.Lock()
         self._committed = threading.Condition()
         self._closed = False
+        self._fetch = None
 
     @contextlib.contextmanager
     def transaction(self, write: bool = False) -> Iterator[MemoryTransaction]:
@@ -118,6 +122,8 @@ class MemoryStorage:
         if not write:
             yield MemoryTransaction(self._snapshot, write=False)
             return
+        if self._fetch is not None:
+            raise StorageError("this store follows a primary: it takes no writes of its own")
         with self._write_lock:
             tx = MemoryTransaction(self._snapshot, write=True)
             yield tx
@@ -151,11 +157,53 @@ class MemoryStorage:
             files.pop(path, None)
             if ref is not None:
                 files[path] = (ref, blob.data)
-        self._changelog.append(ChangelogEntry(serial, time.time(), changes))
-        with self._committed:
-            self._snapshot = Snapshot(serial, records, files)
-            self._committed.notify_all()
+        entry = ChangelogEntry(serial, time.time(), changes, file_changes(staged_files))
+        self._publish(Snapshot(serial, records, files), [entry])
         return serial
+
+    def _publish(self, snapshot: Snapshot, entries: list[ChangelogEntry]) -> None:
+        self._changelog.extend(entries)
+        with self._committed:
+            self._snapshot = snapshot
+            self._committed.notify_all()
+
+    # --- replication ----------------------------------------------------------------
+
+    def follow_primary(self, fetch) -> None:
+        self._fetch = fetch
+
+    def import_changes(self, entries: list[ChangelogEntry]) -> None:
+        with self._write_lock:
+            old = self._snapshot
+            records, files = dict(old.records), dict(old.files)
+            for expected, entry in enumerate(entries, old.serial + 1):
+                if entry.serial != expected:
+                    raise StorageError(f"expected serial {expected}, got {entry.serial}")
+                _import_entry(records, files, entry)
+            if entries:
+                self._publish(Snapshot(entries[-1].serial, records, files), list(entries))
+
+    def store_replicated_blob(self, path: str, fp: BinaryIO) -> bool:
+        blob = read_blob(fp)
+        with self._write_lock:
+            old = self._snapshot
+            row = old.files.get(path)
+            if row is None or row[1] is not None:
+                return False
+            ref = row[0]
+            if (blob.sha256, blob.size) != (ref.sha256, ref.size):
+                raise StorageError(
+                    f"content of {path} does not match: sha256 {blob.sha256} "
+                    f"({blob.size} bytes), expected {ref.sha256} ({ref.size} bytes)"
+                )
+            files = dict(old.files)
+            files[path] = (ref, blob.data)
+            # Not a commit: the serial stays, only the content arrives.
+            self._snapshot = dataclasses.replace(old, files=files)
+        return True
+
+    def pending_files(self) -> list[FileRef]:
+        return [ref for ref, data in self._snapshot.files.values() if data is None]
 
     def last_serial(self) -> int:
         return self._snapshot.serial
@@ -177,6 +225,11 @@ class MemoryStorage:
         row = self._snapshot.files.get(check_relpath(path))
         if row is None:
             raise FileNotFoundError(path)
+        if row[1] is None and self._fetch is not None:
+            self._fetch(row[0])
+            row = self._snapshot.files.get(path) or row
+        if row[1] is None:
+            raise BlobPending(path)
         return io.BytesIO(row[1])
 
     def get_meta(self, name: str) -> Any:
@@ -189,6 +242,22 @@ class MemoryStorage:
     def close(self) -> None:
         with self._write_lock:
             self._closed = True
+
+
+def _import_entry(records: dict, files: dict, entry: ChangelogEntry) -> None:
+    """Apply one of a primary's changelog entries to new snapshot dictionaries."""
+    for change in entry.changes:
+        if change.value is None:
+            records.pop(change.key, None)
+        else:
+            records[change.key] = (_dumps(change.value), entry.serial)
+    for change in entry.files:
+        known = files.pop(change.path, None)
+        if change.sha256 is None:
+            continue
+        ref = FileRef(change.path, change.sha256, change.size)
+        same = known is not None and known[0] == ref and known[1] is not None
+        files[change.path] = (ref, known[1] if same else None)
 
 
 @hookimpl

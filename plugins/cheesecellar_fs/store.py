@@ -22,12 +22,18 @@ from cheesecellar.storage import ChangelogEntry
 from cheesecellar.storage import FileRef
 from cheesecellar.storage import StagedTransaction
 from cheesecellar.storage import StorageError
+from cheesecellar.storage import file_changes
+from cheesecellar.storage import split_stored_changes
+from cheesecellar.storage import stored_changes
 from cheesecellar_fs.blobs import BlobTree
 from cheesecellar_fs.blobs import sync_all
 from cheesecellar_fs.placements import PLACEMENTS_SCHEMA
 from cheesecellar_fs.placements import Placement
 from cheesecellar_fs.placements import Placements
 from cheesecellar_fs.placements import record_placements
+from cheesecellar_fs.replicated import PENDING_SCHEMA
+from cheesecellar_fs.replicated import ReplicatedStore
+from cheesecellar_fs.replicated import load_pending
 from cheesecellar_fs.snapshots import SerialMemo
 from cheesecellar_fs.snapshots import SnapshotPool
 from cheesecellar_fs.snapshots import max_serial
@@ -105,7 +111,7 @@ class FsTransaction(StagedTransaction):
 
 
 @implementer(IStorage)
-class FsStorage:
+class FsStorage(ReplicatedStore):
     """Records and changelog in ``cellar.sqlite``; blobs under ``+files``."""
 
     def __init__(self, basedir: Path, options: Mapping[str, str] | None = None) -> None:
@@ -116,7 +122,7 @@ class FsStorage:
         self.db_path = self.basedir / DB_NAME
         self.blobs = BlobTree(self.basedir / "+files")
         self._writer = _connect(self.db_path)
-        self._writer.executescript(SCHEMA + PLACEMENTS_SCHEMA)
+        self._writer.executescript(SCHEMA + PLACEMENTS_SCHEMA + PENDING_SCHEMA)
         self._write_lock = threading.Lock()
         # Held by a commit until its placements are queued (see open_file).
         self._publishing = threading.Lock()
@@ -128,6 +134,8 @@ class FsStorage:
         self._last_serial = max_serial(self._writer)
         self._memo = SerialMemo(self._last_serial)
         self._closed = False
+        self._pending = load_pending(self._writer)
+        self._fetch = None
         self.placements = Placements(self.blobs, self._forget_placements)
         self.placements.recover(self._writer)
         self.blobs.clear_tmp()
@@ -139,6 +147,8 @@ class FsStorage:
         if self._closed:
             raise StorageError("storage is closed")
         if write:
+            if self._fetch is not None:
+                raise StorageError("this store follows a primary: it takes no writes of its own")
             self.placements.wait_for_room()
             with self._write_lock:
                 yield from self._write_transaction()
@@ -210,11 +220,12 @@ class FsStorage:
             for key, value in tx.staged_changes()
             if (change := self._apply(conn, key, value, serial)) is not None
         ]
-        if not changes and not any(True for _ in tx.staged_files()):
+        files = file_changes(tx.staged_files())
+        if not changes and not files:
             return None
         conn.execute(
             "INSERT INTO changelog (serial, timestamp, changes) VALUES (?, ?, ?)",
-            (serial, time.time(), _dumps([[c.key, c.value, c.back_serial] for c in changes])),
+            (serial, time.time(), _dumps(stored_changes(changes, files))),
         )
         return self._commit_files(conn, tx, serial)
 
@@ -273,8 +284,8 @@ class FsStorage:
         row = self._query_one("SELECT timestamp, changes FROM changelog WHERE serial=?", (serial,))
         if row is None:
             return None
-        changes = [Change(key, value, back) for key, value, back in json.loads(row[1])]
-        return ChangelogEntry(serial, row[0], changes)
+        changes, files = split_stored_changes(json.loads(row[1]))
+        return ChangelogEntry(serial, row[0], changes, files)
 
     def wait_for_commit(self, serial: int, timeout: float) -> int:
         with self._committed:
@@ -283,6 +294,9 @@ class FsStorage:
 
     def open_file(self, path: str):
         """Open a committed blob; one committed a moment ago may not be on disk yet."""
+        pending = self._pending.get(path)
+        if pending is not None:
+            return self._open_pending(pending)
         placement = self.placements.latest(path)
         if placement is None:
             try:
@@ -291,6 +305,9 @@ class FsStorage:
                 # A reader may see a commit before its placements are queued: wait for it.
                 with self._publishing:
                     placement = self.placements.latest(path)
+                    pending = self._pending.get(path)
+                if pending is not None:
+                    return self._open_pending(pending)
                 if placement is None:
                     return self.blobs.open(path)  # placed meanwhile, or really missing
         blob = placement.blob
