@@ -49,15 +49,33 @@ def transaction_tween_factory(handler, registry):
 def headers_tween_factory(handler, registry):
     """Add the ``X-Devpi-*`` headers that devpi-client checks to every response."""
     storage = registry.getUtility(IStorage)
-    primary_uuid = registry.cellar_nodeinfo.primary_uuid or registry.cellar_nodeinfo.uuid
-    fixed = (
-        ("X-Devpi-Api-Version", "2"),
-        ("X-Devpi-Server-Version", __version__),
-        ("X-Devpi-Uuid", registry.cellar_nodeinfo.uuid),
-        ("X-Devpi-Primary-Uuid", primary_uuid),
-        ("X-Devpi-Master-Uuid", primary_uuid),
+    names = frozenset(
+        {
+            "x-devpi-api-version",
+            "x-devpi-server-version",
+            "x-devpi-uuid",
+            "x-devpi-primary-uuid",
+            "x-devpi-master-uuid",
+            "x-devpi-serial",
+        }
     )
-    names = frozenset(name.lower() for name, _ in fixed) | {"x-devpi-serial"}
+    known = [(None, ())]  # the node info the fixed headers were made from, and them
+
+    def fixed_headers() -> tuple:
+        # A replica learns its primary's uuid on first contact (a new node info).
+        node = registry.cellar_nodeinfo
+        made_from, fixed = known[0]
+        if node is not made_from:
+            primary_uuid = node.primary_uuid or node.uuid
+            fixed = (
+                ("X-Devpi-Api-Version", "2"),
+                ("X-Devpi-Server-Version", __version__),
+                ("X-Devpi-Uuid", node.uuid),
+                ("X-Devpi-Primary-Uuid", primary_uuid),
+                ("X-Devpi-Master-Uuid", primary_uuid),
+            )
+            known[0] = node, fixed
+        return fixed
 
     def headers_tween(request):
         response = handler(request)
@@ -67,7 +85,7 @@ def headers_tween_factory(handler, registry):
             # A view set one of them itself: replace it, as a header assignment would.
             headerlist[:] = [item for item in headerlist if item[0].lower() not in names]
         # Appending to the list skips webob's search-and-replace for each header.
-        headerlist.extend(fixed)
+        headerlist.extend(fixed_headers())
         headerlist.append(
             ("X-Devpi-Serial", str(storage.last_serial() if serial is None else serial))
         )

@@ -39,6 +39,8 @@ def cellar_pyramid_configure(config):
         under=EXCVIEW,
         over="cheesecellar.tweens.transaction_tween_factory",
     )
+    # On a primary, a replica's read learns the serial that holds what it fetched.
+    config.add_tween("cheesecellar_replica.readthrough.latest_serial_tween_factory", over=EXCVIEW)
 
 
 @hookimpl(trylast=True)
@@ -66,8 +68,9 @@ def cellar_startup(registry):
     registry.cellar_replication = service
     mirror = getattr(registry, "cellar_mirror", None)
     if mirror is not None:
-        # A replica never writes: its mirrors serve what the primary cached.
-        mirror.offline = True
+        from cheesecellar.interfaces import IIndexTypes
+
+        service.route_mirrors(registry.getUtility(IIndexTypes), mirror)
     service.start()
 
 

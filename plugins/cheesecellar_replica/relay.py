@@ -35,6 +35,10 @@ RELAY_WAIT = 30.0
 RELAY_TIMEOUT = 300.0
 #: Set when the answer goes out before the write's serial arrived here.
 BEHIND_HEADER = "X-Cellar-Replica-Behind"
+#: The URL the primary builds its redirects and links on (see ``--outside-url``).
+OUTSIDE_URL = "X-Outside-Url"
+#: Bytes of the primary's answer passed on at a time.
+CHUNK = 64 * 1024
 
 
 def relay_tween_factory(handler, registry):
@@ -65,6 +69,8 @@ class WriteRelay:
         if request.query_string:
             url += "?" + request.query_string
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        # Redirects and URLs in the primary's answer lead back to this replica.
+        headers[OUTSIDE_URL] = request.application_url
         try:
             answer = self.session.request(
                 request.method,
@@ -72,18 +78,25 @@ class WriteRelay:
                 data=request.body_file_seekable if request.content_length else None,
                 headers=headers,
                 allow_redirects=False,
+                stream=True,
                 timeout=(30.0, RELAY_TIMEOUT),
             )
         except requests.RequestException as exc:
             log.warning("could not relay %s %s to the primary: %s", request.method, url, exc)
             return error_response(request, 502, f"cannot reach the primary to relay this: {exc}")
-        response = Response(status=answer.status_code, body=answer.content)
+        response = Response(status=answer.status_code)
         response.headerlist = [
             (name, value)
             for name, value in answer.headers.items()
-            if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding"
+            if name.lower() not in HOP_BY_HOP and name.lower() not in ("date", "server")
         ]
-        response.content_length = len(answer.content)
+        if answer.is_redirect:  # requests read its (short) body already, and decoded it
+            response.headers.pop("Content-Encoding", None)
+            response.body = answer.content
+        else:  # passed on as it comes, still encoded: its length and encoding hold
+            response.app_iter = RelayedBody(answer)
+            if "Content-Length" in answer.headers:
+                response.headers["Content-Length"] = answer.headers["Content-Length"]
         self._wait_for_serial(answer, response)
         return response
 
@@ -95,3 +108,17 @@ class WriteRelay:
             return
         if self.storage.wait_for_commit(serial, RELAY_WAIT) < serial:
             response.headers[BEHIND_HEADER] = f"serial {serial} not replicated yet"
+
+
+class RelayedBody:
+    """The primary's answer streamed to the client, never held whole in memory; closed
+    (releasing the connection) when the client is done or gone."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+
+    def __iter__(self):
+        return self.answer.raw.stream(CHUNK, decode_content=False)
+
+    def close(self) -> None:
+        self.answer.close()

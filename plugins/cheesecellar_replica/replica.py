@@ -10,6 +10,7 @@ from cheesecellar_replica.client import PrimaryClient
 from cheesecellar_replica.files import FilePool
 from cheesecellar_replica.follower import Follower
 from cheesecellar_replica.follower import PrimaryIdentity
+from cheesecellar_replica.readthrough import PrimaryReads
 from cheesecellar_replica.tokens import ReplicaTokens
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,12 @@ class ReplicaService:
         self.registry = registry
         self.storage = registry.getUtility(IStorage)
         self.primary_url = settings.primary_url.rstrip("/")
-        self.client = PrimaryClient(
-            self.primary_url,
-            ReplicaTokens(secret),
-            registry.cellar_nodeinfo.uuid,
-            settings.outside_url,
-        )
+        tokens = ReplicaTokens(secret)
+        uuid = registry.cellar_nodeinfo.uuid
+        self.client = PrimaryClient(self.primary_url, tokens, uuid, settings.outside_url)
+        self.reads = PrimaryReads(self.primary_url, tokens, uuid)
         threads = int(settings.plugin("replica_file_threads", FILE_THREADS))
-        self.files = FilePool(self.storage, self.client, threads)
+        self.files = FilePool(self.storage, self.client, threads, registry.cellar_pm.hook)
         poll_wait = float(settings.plugin("replica_poll_wait", POLL_WAIT))
         self.identity = PrimaryIdentity(registry)
         self.follower = Follower(self.storage, self.client, self.files, self.identity, poll_wait)
@@ -50,6 +49,25 @@ class ReplicaService:
         self.follower.stop()
         self.files.stop()
         self.client.close()
+        self.reads.close()
+
+    def route_mirrors(self, types, mirror) -> None:
+        """Send the mirror indexes' stale pages and missing files through the primary.
+
+        :param types: the index type registry, whose ``mirror`` type gets a reader and a
+            file source of the replica's.
+        :param mirror: the node's mirror service; kept offline, so that nothing on a
+            replica ever asks upstream.
+        """
+        from cheesecellar_mirror.reader import MirrorReader
+        from cheesecellar_replica.mirrorfiles import ReplicaMirrorFiles
+        from cheesecellar_replica.mirrorpages import ReplicaMirror
+
+        mirror.offline = True
+        pages = ReplicaMirror(mirror, self.reads, self.follower)
+        types.update(
+            "mirror", reader=MirrorReader(pages), file_source=ReplicaMirrorFiles(pages, self.reads)
+        )
 
     def status_fields(self) -> dict:
         follower = self.follower
@@ -90,6 +108,7 @@ class ReplicaService:
         return [
             ("cellar_replica_files_fetched", "counter", self.files.fetched),
             ("cellar_replica_file_failures", "counter", self.files.failures),
+            ("cellar_replica_file_hook_errors", "counter", self.files.hook_errors),
             ("cellar_replica_errors", "counter", self.follower.errors),
             ("cellar_replica_lag_serials", "gauge", self.follower.lag() or 0),
         ]
