@@ -14,6 +14,7 @@ from replicakit import PLUGINS
 from replicakit import make_secret
 from replicakit import start_primary
 from replicakit import wait_for
+from replicakit import wait_for_serial
 from tests.functional.mirrorkit import JSON_ACCEPT
 from tests.functional.mirrorkit import REQUEST_TIMEOUT
 from tests.functional.mirrorkit import dist_named
@@ -219,3 +220,27 @@ def test_a_wrong_file_is_streamed_but_never_completed_by_the_replica(pair, upstr
     assert 0 < len(received) < dist.size  # ...but never completed
     for live in (primary, replica):
         assert blob_bytes(live, relpath(dist)) is None
+
+
+def test_a_file_the_primary_cannot_fetch_does_not_stall_replication(pair, upstream):
+    primary, replica = pair
+    broken = dist_named(upstream, "idna-3.7-py3-none-any.whl")
+    fine = dist_named(upstream, "certifi-2024.7.4-py3-none-any.whl")
+    upstream.fault(broken.filename, 503)
+    idna = json_page(replica, "idna")
+    assert idna.status_code == 200
+    reply = requests.get(file_url(replica, idna, broken.filename), timeout=30)
+    assert reply.status_code == 502, reply.text
+    assert broken.filename in reply.text  # the reason, for pip to show
+
+    # Replication goes on: a new user on the primary, then a file that upstream gives.
+    with primary.session() as session:
+        session.put("/carol", json={"password": "pw"}).raise_for_status()
+    wait_for_serial(replica, primary.storage.last_serial())
+    with replica.session() as session:
+        assert session.get("/carol").status_code == 200
+    certifi = json_page(replica, "certifi")
+    reply = requests.get(file_url(replica, certifi, fine.filename), timeout=30)
+    assert reply.status_code == 200
+    assert hashlib.sha256(reply.content).hexdigest() == fine.sha256
+    assert blob_bytes(primary, relpath(broken)) is None
