@@ -8,17 +8,17 @@ from cheesecellar.interfaces import IStorage
 
 
 def _ours(registry):
-    from cheesecellar_search.backend import WhooshSearch
+    from cheesecellar_search.service import SearchService
 
     backend = getattr(registry, "cellar_search", None)
-    return backend if isinstance(backend, WhooshSearch) else None
+    return backend if isinstance(backend, SearchService) else None
 
 
 @hookimpl(trylast=True)
 def cellar_get_search_backend(registry):
-    from cheesecellar_search.backend import WhooshSearch
+    from cheesecellar_search.service import SearchService
 
-    backend = WhooshSearch(
+    backend = SearchService(
         registry.getUtility(IStorage),
         registry.getUtility(IIndexTypes),
         registry.cellar_settings.serverdir,

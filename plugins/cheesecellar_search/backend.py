@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import query as wq
+from whoosh.idsets import BitSet
 from whoosh.index import EmptyIndexError
 
 from cheesecellar.errors import CellarError
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 LEGACY_LIMIT = 100
 #: Searchers kept open: each holds the index's readers, and search is CPU-bound anyway.
 POOL_SIZE = 4
+#: Index filters (the private indexes of one search scope) kept per pooled searcher.
+MAX_FILTERS = 16
 
 
 class Scope:
@@ -63,7 +66,17 @@ class Searchers:
         self._slots = threading.BoundedSemaphore(size)
 
     def changed(self) -> None:
+        """The index has a new commit: close the idle searchers of the old one now (each
+        holds open files of segments a merge may have deleted); busy ones close when
+        they are given back."""
         self.generation += 1
+        while True:
+            try:
+                _generation, found, _filters = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            if found is not None:
+                found.close()
 
     @contextlib.contextmanager
     def searcher(self) -> Iterator:
@@ -80,7 +93,10 @@ class Searchers:
             try:
                 yield Pooled(found, filters)
             finally:
-                self._idle.put((generation, found, filters))
+                if generation == self.generation:
+                    self._idle.put((generation, found, filters))
+                else:
+                    found.close()
 
     def _open(self):
         for _attempt in range(3):
@@ -106,10 +122,11 @@ class Pooled:
             return None
         key = tuple(scope.private)
         if key not in self.filters:
-            if len(self.filters) > 64:
+            if len(self.filters) >= MAX_FILTERS:
                 self.filters.clear()
-            query = scope.whoosh_filter()
-            self.filters[key] = set(self.searcher.docs_for_query(query))
+            docs = self.searcher.docs_for_query(scope.whoosh_filter())
+            # A bit per document: a set would take about 60 bytes per document.
+            self.filters[key] = BitSet(docs, size=self.searcher.doc_count_all())
         return self.filters[key]
 
 

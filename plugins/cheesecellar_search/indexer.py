@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from whoosh.reading import SegmentReader
+
 from cheesecellar.model import keys
 from cheesecellar_search.documents import documents
 from cheesecellar_search.documents import is_private
@@ -24,6 +26,14 @@ log = logging.getLogger(__name__)
 
 #: Serials read into one batch (one whoosh commit).
 BATCH_SERIALS = 500
+#: Megabytes of postings a writer holds in memory before it sorts them into a temporary
+#: file (whoosh's default is 128, per writer, and merging segments goes through it too).
+WRITER_MB = 16
+#: A segment is merged into the one being written while it holds at most this many times
+#: the documents of all smaller segments (and the new ones) together: segment sizes grow
+#: geometrically, so there are few segments (a search reads each) and a commit rewrites
+#: little of the index.
+MERGE_FACTOR = 3
 #: Projects written before a full build checks whether it should stop.
 BUILD_CHECK = 50
 #: Seconds between tries after a failed batch, doubling up to the maximum.
@@ -49,6 +59,24 @@ class Touched:
             self.indexes.add("/".join(parsed.parts))
         elif parsed.kind == "user" and value is None:
             self.users.add(parsed.parts[0])
+
+
+def merge_geometric(writer, segments: list) -> list:
+    """Whoosh merge policy: merge the smallest segments into the new one while each is
+    at most :data:`MERGE_FACTOR` times all that is merged already; keep the others."""
+    ordered = sorted(segments, key=lambda segment: segment.doc_count())
+    merged = max(writer.doc_count(), 1)
+    taken = 0
+    for segment in ordered:
+        if segment.doc_count() > MERGE_FACTOR * merged:
+            break
+        merged += segment.doc_count()
+        taken += 1
+    for segment in ordered[:taken]:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return ordered[taken:]
 
 
 class Indexer:
@@ -149,13 +177,13 @@ class Indexer:
                 touched.add(change.key, change.value)
         ix = self.store.ix
         with self.storage.transaction() as tx:
-            writer = ix.writer()
+            writer = ix.writer(limitmb=WRITER_MB)
             try:
                 self._apply(tx, writer, touched)
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            writer.commit(mergetype=merge_geometric)
         self.store.save(self.store.current, upto)
         self.on_commit()
 
@@ -190,7 +218,7 @@ class Indexer:
         try:
             with self.storage.transaction() as tx:
                 serial = tx.at_serial
-                writer = ix.writer(limitmb=64)
+                writer = ix.writer(limitmb=WRITER_MB)
                 try:
                     complete = self._add_all(tx, writer)
                 except BaseException:

@@ -1,9 +1,10 @@
 """Query text to a whoosh query: whoosh's language, checked so that bad input gets a 400.
 
-Terms are OR-ed and scored (the scores of the matched words add up, so a project
-matching every word ranks above one matching some); ``AND``, ``OR``, ``NOT``, ``field:term``,
-quotes and ``prefix*`` work as whoosh defines them. A query that looks like a project
-name also matches ``name_exact``, so the project of exactly that name ranks first.
+Words are AND-ed: a document must contain every word, each in any of the searched fields,
+and the scores of the fields a word matches add up (a word in the name counts most);
+``OR``, ``NOT``, ``field:term``, quotes and ``prefix*`` work as whoosh defines them. A
+query that looks like a project name also matches ``name_exact``, so the project of
+exactly that name ranks first.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 
 from cheesecellar_search.schema import SCHEMA_VERSION
 from cheesecellar_search.schema import make_schema
@@ -29,6 +30,13 @@ STATE = "state.json"
 #: The serial of an index that holds nothing yet: everything must be indexed. (-1 is
 #: the serial of an empty store, which a built index may well be at.)
 UNBUILT = -2
+
+
+def files_of(path: Path) -> FileStorage:
+    """Whoosh's storage of one index directory, read with plain file reads: with ``mmap``,
+    every reader copies each part of a segment it opens out of the mapping, so each open
+    searcher (and the indexer's) would hold a private copy of most of the index."""
+    return FileStorage(str(path), supports_mmap=False)
 
 
 def search_dir(serverdir: Path) -> Path:
@@ -50,7 +58,7 @@ class IndexStore:
         if state is not None:
             name = state["current"]
             try:
-                ix = whoosh_index.open_dir(str(self.basedir / name))
+                ix = files_of(self.basedir / name).open_index()
                 with ix.searcher() as searcher:
                     searcher.doc_count()
                 self.serial = int(state["serial"])
@@ -83,7 +91,7 @@ class IndexStore:
         name = f"ix-{uuid.uuid4().hex[:12]}"
         path = self.basedir / name
         path.mkdir()
-        return name, whoosh_index.create_in(str(path), make_schema())
+        return name, files_of(path).create_index(make_schema())
 
     def save(self, current: str, serial: int) -> None:
         """Record ``current`` as built up to ``serial`` (atomically)."""

@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per case [5]")
     parser.add_argument("--runs", type=int, default=3, help="restarts per start-up case [3]")
     parser.add_argument("--threads", type=int, default=50, help="server worker threads [50]")
+    parser.add_argument(
+        "--rss-steps",
+        action="store_true",
+        help="only the memory steps (RSS, anon and file, after each one); no start-up cases",
+    )
+    parser.add_argument(
+        "--disable-search",
+        action="store_true",
+        help="with --rss-steps: serve with --disable-plugin cheesecellar_search",
+    )
     return parser
 
 
@@ -205,9 +215,7 @@ def latency(url: str, queries, params: dict, clients: int, duration: float) -> d
 
 
 def startups(serverdir: Path, log: Path, options, disabled: bool, fresh: bool) -> dict:
-    kind = cellar_kind()
-    if disabled:
-        kind = dataclasses.replace(kind, extra_args=("--disable-plugin", "cheesecellar_search"))
+    kind = search_kind(disabled)
     seconds, rss = [], []
     for _ in range(options.runs):
         if fresh:
@@ -219,6 +227,58 @@ def startups(serverdir: Path, log: Path, options, disabled: bool, fresh: bool) -
     return {"median_s": statistics.median(seconds), "rss_mb": statistics.median(rss) / 1024}
 
 
+def memory_mb(pid: int) -> dict:
+    """Resident memory of ``pid`` in MB: all of it, anonymous (heap, stacks) and file-backed
+    (mapped files, such as the mirror name list: counted, but the kernel can drop it)."""
+    fields = {"rss": "VmRSS", "anon": "RssAnon", "file": "RssFile", "peak": "VmHWM"}
+    return {label: memory_kib(pid, field) / 1024 for label, field in fields.items()}
+
+
+def search_kind(disabled: bool):
+    kind = cellar_kind()
+    if disabled:
+        kind = dataclasses.replace(kind, extra_args=("--disable-plugin", "cheesecellar_search"))
+    return kind
+
+
+def load_run(upstream, serverdir: Path, log: Path, options, results: dict) -> None:
+    """Fetch the list, populate, wait for the index, search; memory after each step."""
+    disabled = options.disable_search
+    init_mirror(cellar_kind(), serverdir, upstream.index_url, log)
+    server = start_mirror(search_kind(disabled), serverdir, options.threads, log)
+    steps = results["rss_steps"] = {"started": memory_mb(server.pid)}
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        started = time.perf_counter()
+        simple_json = {"Accept": "application/vnd.pypi.simple.v1+json"}
+        reply = requests.get(f"{url}/root/pypi/+simple/", headers=simple_json, timeout=600)
+        reply.raise_for_status()
+        results["list_fetch_s"] = time.perf_counter() - started
+        steps["list fetched"] = memory_mb(server.pid)
+        started = time.perf_counter()
+        populate(url, options)
+        results["populate_s"] = time.perf_counter() - started
+        steps["populated"] = memory_mb(server.pid)
+        if disabled:
+            return
+        results["index_wait_s"] = wait_indexed(url)
+        steps["indexing caught up"] = memory_mb(server.pid)
+        cases = {
+            "private (index=bench/dev)": (QUERIES, {"index": "bench/dev"}),
+            "all indexes (+ mirror names)": (QUERIES, {}),
+            "mirror names (index=root/pypi)": (MIRROR_QUERIES, {"index": "root/pypi"}),
+        }
+        results["latency"] = {}
+        for label, (queries, params) in cases.items():
+            results["latency"][label] = latency(
+                url, queries, params, options.clients, options.duration
+            )
+            steps[f"after {label}"] = memory_mb(server.pid)
+        results["rss_after_search_mb"] = steps[f"after {label}"]["rss"]
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     upstream = UpstreamServer(seed_catalog()).start()
@@ -227,35 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     serverdir, log = work / "server", work / "server.log"
     results: dict = {"options": vars(options), "machine": report.machine_facts()}
     try:
-        init_mirror(cellar_kind(), serverdir, upstream.index_url, log)
-        server = start_mirror(cellar_kind(), serverdir, options.threads, log)
-        url = f"http://127.0.0.1:{server.port}"
-        started = time.perf_counter()
-        simple_json = {"Accept": "application/vnd.pypi.simple.v1+json"}
-        requests.get(
-            f"{url}/root/pypi/+simple/", headers=simple_json, timeout=600
-        ).raise_for_status()
-        results["list_fetch_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        populate(url, options)
-        results["populate_s"] = time.perf_counter() - started
-        results["index_wait_s"] = wait_indexed(url)
-        cases = {
-            "private (index=bench/dev)": (QUERIES, {"index": "bench/dev"}),
-            "all indexes (+ mirror names)": (QUERIES, {}),
-            "mirror names (index=root/pypi)": (MIRROR_QUERIES, {"index": "root/pypi"}),
-        }
-        results["latency"] = {
-            label: latency(url, queries, params, options.clients, options.duration)
-            for label, (queries, params) in cases.items()
-        }
-        results["rss_after_search_mb"] = memory_kib(server.pid) / 1024
-        server.stop()
-        results["startup"] = {
-            "search enabled": startups(serverdir, log, options, False, False),
-            "search enabled, no index yet": startups(serverdir, log, options, False, True),
-            "search disabled": startups(serverdir, log, options, True, False),
-        }
+        load_run(upstream, serverdir, log, options, results)
+        if not options.rss_steps:
+            results["startup"] = {
+                "search enabled": startups(serverdir, log, options, False, False),
+                "search enabled, no index yet": startups(serverdir, log, options, False, True),
+                "search disabled": startups(serverdir, log, options, True, False),
+            }
         print_results(results)
         print(f"saved {report.save(results, 'search')}")
     finally:
@@ -264,24 +302,36 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _percentiles(result: dict) -> list[str]:
+    return [f"{result['p50_ms']:.1f}", f"{result['p99_ms']:.1f}"]
+
+
 def print_results(results: dict) -> None:
     clients = results["options"]["clients"]
-    print(f"\nsearch latency, {clients} client threads, HTTP GET /+search")
+    if "latency" in results:
+        print(f"\nsearch latency, {clients} client threads, HTTP GET /+search")
+        rows = [
+            [label, str(r["requests"]), f"{r['per_s']:.0f}", *_percentiles(r)]
+            for label, r in results["latency"].items()
+        ]
+        print(report._table(["case", "requests", "req/s", "p50 ms", "p99 ms"], rows))
+    print("\nserver memory after each step, MB (anon: heap and stacks; file: mapped files)")
     rows = [
-        [label, str(r["requests"]), f"{r['per_s']:.0f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}"]
-        for label, r in results["latency"].items()
+        [step, *(f"{m[part]:.1f}" for part in ("rss", "anon", "file", "peak"))]
+        for step, m in results["rss_steps"].items()
     ]
-    print(report._table(["case", "requests", "req/s", "p50 ms", "p99 ms"], rows))
-    print("\nstart-up with a stored 700,000-name root/pypi list (median of runs)")
-    rows = [
-        [label, f"{r['median_s']:.2f}", f"{r['rss_mb']:.1f}"]
-        for label, r in results["startup"].items()
-    ]
-    print(report._table(["server", "ready s", "RSS at ready MB"], rows))
+    print(report._table(["step", "RSS", "anon", "file", "peak"], rows))
+    if "startup" in results:
+        print("\nstart-up with a stored 700,000-name root/pypi list (median of runs)")
+        rows = [
+            [label, f"{r['median_s']:.2f}", f"{r['rss_mb']:.1f}"]
+            for label, r in results["startup"].items()
+        ]
+        print(report._table(["server", "ready s", "RSS at ready MB"], rows))
+    waited = results.get("index_wait_s")
     print(
-        f"\nlist fetch {results['list_fetch_s']:.1f} s, populate {results['populate_s']:.1f} s, "
-        f"indexing caught up {results['index_wait_s']:.1f} s after the last upload, "
-        f"RSS after the search cases {results['rss_after_search_mb']:.1f} MB"
+        f"\nlist fetch {results['list_fetch_s']:.1f} s, populate {results['populate_s']:.1f} s"
+        + ("" if waited is None else f", indexing caught up {waited:.1f} s after the last upload")
     )
 
 
