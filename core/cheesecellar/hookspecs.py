@@ -405,6 +405,33 @@ def cellar_on_index_deleted(indexname: str, serial: int) -> None:
     """
 
 
+# --- replication -----------------------------------------------------------------------
+
+
+@hookspec
+def cellar_on_replicated_file(relpath: str, sha256: str, size: int, serial: int) -> None:
+    """A replica has the content of a file from its primary, checked and readable.
+
+    Called on a replica only, once the content arrived, matched the sha256 and size that
+    the changelog gave, and became visible, so the file can be opened, served, pushed on
+    (to a CDN, say) or used to warm a cache. Every blob counts: release files and their
+    ``.metadata`` files, doc zips, tox results, and the mirror files the primary cached,
+    whether the replica's file pool fetched them or a reader asked first.
+
+    Runs in a thread of the file pool, which waits for it: hand long work to a thread of
+    your own. An exception is logged and counted (metric
+    ``cellar_replica_file_hook_errors``) and never stops replication.
+
+    :param relpath: the file's path, as in its URL: ``user/index/+f/.../name-1.0.whl``.
+    :param sha256: the hex sha256 digest of the content.
+    :param size: the content's size in bytes.
+    :param serial: the primary's serial whose change named this content (``-1`` in the
+        rare case that the replica's changelog no longer tells).
+
+    .. versionadded:: 0.1
+    """
+
+
 # --- search ----------------------------------------------------------------------------
 
 

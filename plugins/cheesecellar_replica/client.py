@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 
 import requests
 
 from cheesecellar import __version__
 from cheesecellar.storage import ChangelogEntry
+from cheesecellar_replica.protocol import BATCH
 from cheesecellar_replica.protocol import BLOB_PATH
 from cheesecellar_replica.protocol import CHANGES_PATH
 from cheesecellar_replica.protocol import OUTSIDE_URL_HEADER
@@ -109,6 +111,24 @@ class PrimaryClient:
             raise PrimaryError(f"the primary answered {response.status_code} for {path}")
         response.raw.decode_content = True
         return response
+
+    def small_blobs(self, paths: list[str]) -> dict[str, bytes]:
+        """The content of each of ``paths`` the primary sent in one answer (see
+        :data:`~cheesecellar_replica.protocol.BATCH`); the others are left out."""
+        response = self._get(BLOB_PATH + BATCH, params={"path": paths})
+        if response.status_code != 200:
+            raise PrimaryError(f"the primary answered {response.status_code} for a batch")
+        head, _newline, body = response.content.partition(b"\n")
+        try:
+            found, offset = {}, 0
+            for item in json.loads(head):
+                if "missing" not in item:
+                    size = int(item["size"])
+                    found[str(item["path"])] = body[offset : offset + size]
+                    offset += size
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PrimaryError(f"the primary sent a malformed batch: {exc}") from None
+        return found
 
     def close(self) -> None:
         session = getattr(self._local, "session", None)

@@ -127,17 +127,18 @@ class Follower:
         self._set_state("following", None)
 
     def _queue_files(self, entries) -> None:
-        latest: dict[str, FileRef | None] = {}
+        """Queue each path's newest content, with the serial that named it."""
+        latest: dict[str, tuple[FileRef | None, int]] = {}
         for entry in entries:
             for change in entry.files:
                 ref = None if change.sha256 is None else FileRef(*dataclasses.astuple(change))
-                latest[change.path] = ref
-        if not any(latest.values()):
+                latest[change.path] = (ref, entry.serial)
+        if not any(ref for ref, _serial in latest.values()):
             return
         pending = set(self.storage.pending_files())
-        for ref in latest.values():
+        for ref, serial in latest.values():
             if ref is not None and ref in pending:
-                self.files.add(ref)
+                self.files.add(ref, serial=serial)
 
     def _trouble(self, state: str, problem: str) -> str:
         self.errors += 1

@@ -16,12 +16,16 @@ from cheesecellar.interfaces import IStorage
 from cheesecellar.storage import StorageError
 from cheesecellar.storage import check_relpath
 from cheesecellar.views.files import file_response
+from cheesecellar_replica.protocol import BATCH
+from cheesecellar_replica.protocol import BATCH_BLOB_MAX
+from cheesecellar_replica.protocol import BATCH_PATHS
 from cheesecellar_replica.protocol import MAX_ENTRIES
 from cheesecellar_replica.protocol import MAX_WAIT
 from cheesecellar_replica.protocol import OUTSIDE_URL_HEADER
 from cheesecellar_replica.protocol import SHA256_HEADER
 from cheesecellar_replica.protocol import TOKEN_HEADER
 from cheesecellar_replica.protocol import UUID_HEADER
+from cheesecellar_replica.protocol import dumps
 from cheesecellar_replica.protocol import stream_changes
 from cheesecellar_replica.tokens import ReplicaTokens
 
@@ -153,3 +157,30 @@ def blob(request):
     response = file_response(request, relpath, info.sha256, info.size, None)
     response.headers[SHA256_HEADER] = info.sha256
     return response
+
+
+@view_config(route_name="replica.blob", request_method="GET", match_param=f"relpath={BATCH}")
+def small_blobs(request):
+    """Several small blobs in one answer, so that a replica catching up does not pay a
+    request for each ``.metadata`` file and small wheel."""
+    service = primary_service(request)
+    service.authenticate(request)
+    paths = request.GET.getall("path")
+    if not 0 < len(paths) <= BATCH_PATHS:
+        raise BadRequest(f"give 1 to {BATCH_PATHS} path parameters, not {len(paths)}")
+    storage = request.registry.getUtility(IStorage)
+    index, contents = [], []
+    for path in paths:
+        try:
+            relpath = check_relpath(path)
+        except StorageError as exc:
+            raise BadRequest(str(exc)) from None
+        info = request.tx.file_info(relpath)
+        if info is None or info.size > BATCH_BLOB_MAX:
+            index.append({"path": relpath, "missing": "absent" if info is None else "large"})
+            continue
+        with storage.open_file(relpath) as fp:
+            contents.append(fp.read())
+        index.append({"path": relpath, "sha256": info.sha256, "size": len(contents[-1])})
+    body = dumps(index).encode() + b"\n" + b"".join(contents)
+    return Response(body=body, content_type="application/octet-stream")

@@ -25,6 +25,13 @@ MAX_WAIT = 30.0
 #: Most entries and (about) most bytes of JSON one changes answer carries.
 MAX_ENTRIES = 5000
 MAX_BYTES = 8 * 1024 * 1024
+#: ``BLOB_PATH + BATCH`` answers several small blobs (``?path=...`` repeated) at once:
+#: a line of JSON (an entry per path: path, sha256, size, or ``missing``), then the
+#: contents one after the other. At most BATCH_PATHS paths, each of at most BATCH_BLOB_MAX
+#: bytes (a larger one is ``missing`` and asked for alone).
+BATCH = "+batch"
+BATCH_PATHS = 64
+BATCH_BLOB_MAX = 64 * 1024
 
 
 def dumps(value: Any) -> str:

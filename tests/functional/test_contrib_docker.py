@@ -33,6 +33,9 @@ CONTAINER_PORT = 3141
 DOCKERFILES = {"cellar-primary": "primary.dockerfile", "cellar-replica": "replica.dockerfile"}
 START_TIMEOUT = 60
 STOP_TIMEOUT = 40
+#: Seconds a replica may take to show a change made on its primary.
+REPLICATION_TIMEOUT = 30
+JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
 # --- reading the deployment files -----------------------------------------------------------
@@ -388,10 +391,26 @@ def test_replica_entrypoint_initialises_a_replica_of_the_primary(tmp_path):
             status = requests.get(replica.url + "/+status", headers={"Accept": "application/json"})
             assert status.json()["result"]["role"] == "REPLICA"
             assert healthcheck(env).returncode == 0
+            created = requests.put(primary.url + "/dora", json={"password": "pw"}, headers=JSON)
+            assert created.status_code == 201, created.text
+            user = wait_for_answer(replica.url + "/dora", REPLICATION_TIMEOUT)
+            assert user.json()["result"]["username"] == "dora"
         finally:
             assert replica.stop() == 0, replica.log()
     finally:
         assert primary.stop() == 0, primary.log()
+
+
+def wait_for_answer(url: str, timeout: float) -> requests.Response:
+    """Poll ``url`` until it answers 200 (a replica that has replicated it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = requests.get(url, headers={"Accept": "application/json"}, timeout=10)
+        if reply.status_code == 200:
+            return reply
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url} still answers {reply.status_code} after {timeout} s")
+        time.sleep(0.1)
 
 
 def run_entrypoint(script: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -16,6 +16,11 @@ import pytest
 import requests
 from distfiles import upload
 from distfiles import wheel
+from replicakit import FAST
+from replicakit import PLUGINS as REPLICA_PLUGINS
+from replicakit import make_secret
+from replicakit import start_primary
+from replicakit import wait_for
 
 from cheesecellar import hookimpl
 from cheesecellar import hookspecs
@@ -34,6 +39,8 @@ from cheesecellar.storage import StorageBackend
 
 HOOKS = sorted(name for name in vars(hookspecs) if name.startswith("cellar_"))
 PLUGIN_SECRET = "recorder-secret"
+#: The recorder's cellar_on_replicated_file raises for the files of this project.
+HOOK_FAILS = "hook-fails"
 EVENT_WAIT = 10.0
 
 
@@ -214,6 +221,16 @@ class Recorder:
     @hookimpl
     def cellar_on_index_deleted(self, indexname, serial):
         self.record("cellar_on_index_deleted", indexname=indexname, serial=serial)
+
+    # --- replication --------------------------------------------------------------------
+
+    @hookimpl
+    def cellar_on_replicated_file(self, relpath, sha256, size, serial):
+        self.record(
+            "cellar_on_replicated_file", relpath=relpath, sha256=sha256, size=size, serial=serial
+        )
+        if HOOK_FAILS.replace("-", "_") in relpath:
+            raise RuntimeError("the recorder refuses this file")
 
     # --- search -------------------------------------------------------------------------
 
@@ -507,9 +524,80 @@ def post_toxresult(live) -> tuple[str, requests.Response]:
         return relpath, api.post(f"/{relpath}", json=TOXRESULT)
 
 
-def tour(make_cellar, make_upstream, rec: Recorder) -> None:
+def start_recorded_replica(make_cellar, rec: Recorder, tmp_path):
+    """A primary and a replica of it that has the recorder."""
+    secretfile = make_secret(tmp_path / "replication")
+    primary = start_primary(make_cellar, secretfile)
+    replica = make_cellar(
+        plugins=[*REPLICA_PLUGINS, rec],
+        role="replica",
+        primary_url=primary.url,
+        secretfile=secretfile,
+        extra=dict(FAST),
+    )
+    return primary, replica
+
+
+def upload_to(live, project: str, user: str = "rita"):
+    """Upload a wheel of ``project`` to ``user/dev`` (made on first use); return the
+    wheel, its relpath and the serial of the upload."""
+    with live.session() as api:
+        if api.get(f"/{user}").status_code == 404:
+            create_user(api, user)
+            api.login(user, "secret")
+            assert api.put(f"/{user}/dev", json={}).status_code == 200
+    dist = wheel(project, "1.0")
+    reply = upload(f"{live.url}/{user}/dev/", dist, (user, "secret"))
+    assert reply.status_code == 200, reply.text
+    relpath = f"{user}/dev/+f/{dist.sha256[:3]}/{dist.sha256[3:16]}/{dist.filename}"
+    return dist, relpath, serial_of(reply)
+
+
+def replicated_call(rec: Recorder, relpath: str) -> dict:
+    def found():
+        calls = rec.calls("cellar_on_replicated_file")
+        return next((call for call in calls if call["relpath"] == relpath), None)
+
+    return wait_for(found, what=f"cellar_on_replicated_file for {relpath}")
+
+
+def test_a_replica_reports_each_replicated_file(make_cellar, rec, tmp_path):
+    primary, replica = start_recorded_replica(make_cellar, rec, tmp_path)
+    dist, relpath, serial = upload_to(primary, "replicated")
+    call = replicated_call(rec, relpath)
+    assert call == {
+        "relpath": relpath,
+        "sha256": dist.sha256,
+        "size": len(dist.content),
+        "serial": serial,
+    }
+    pending = {ref.path for ref in replica.storage.pending_files()}
+    assert relpath not in pending, "the hook ran before the content was readable"
+    with replica.storage.open_file(relpath) as fp:
+        assert fp.read() == dist.content
+    metadata = replicated_call(rec, relpath + ".metadata")
+    assert metadata["serial"] == serial
+    assert metadata["sha256"] != dist.sha256
+
+
+def test_a_failing_replicated_file_hook_never_stops_replication(make_cellar, rec, tmp_path, caplog):
+    primary, replica = start_recorded_replica(make_cellar, rec, tmp_path)
+    _dist, failing, _serial = upload_to(primary, HOOK_FAILS)
+    _dist, relpath, _serial = upload_to(primary, "after-the-failure")
+    replicated_call(rec, failing)
+    replicated_call(rec, relpath)
+    assert "cellar_on_replicated_file hook failed for " + failing in caplog.text
+    status = replica.session().get("/+status", headers={"Accept": "application/json"})
+    metrics = {name: value for name, _kind, value in status.json()["result"]["metrics"]}
+    assert metrics["cellar_replica_file_hook_errors"] >= 1
+    assert not replica.storage.pending_files()
+
+
+def tour(make_cellar, make_upstream, rec: Recorder, tmp_path) -> None:
     """Every action of the tests above, on one recorder."""
     run_command_line(rec)
+    primary, _replica = start_recorded_replica(make_cellar, rec, tmp_path)
+    replicated_call(rec, upload_to(primary, "replicated")[1])
     live = make_cellar(plugins=[rec], storage="recorded", extra={"recorder_greeting": "hi"})
     mirror_page(live, make_upstream(auth=("recorder", PLUGIN_SECRET)))
     post_toxresult(live)
@@ -544,7 +632,7 @@ def test_toxresult_store_is_asked_before_storing(live, rec):
     assert calls == [{"host": "recorder-ci", "relpath": relpath, "who": None}]
 
 
-def test_the_tour_calls_every_hook(make_cellar, make_upstream, rec):
-    tour(make_cellar, make_upstream, rec)
+def test_the_tour_calls_every_hook(make_cellar, make_upstream, rec, tmp_path):
+    tour(make_cellar, make_upstream, rec, tmp_path)
     missing = sorted(set(HOOKS) - rec.names())
     assert not missing, f"no action in tour() calls {missing}; add one and a test for it"
