@@ -47,6 +47,17 @@ class IStorage(Interface):
         replaced); raises StorageError, keeping nothing, if sha256 or size differ.
         """
 
+    def store_replicated_blobs(items):
+        """Store the content of several pending blobs in one commit.
+
+        ``items`` are ``(path, content)`` pairs, ``content`` a binary file or bytes. Each
+        content is checked against its pending blob's sha256 and size before any of it
+        becomes visible. Returns one result per item: True (stored), False (no longer
+        pending, or a repeat of an earlier path) or the StorageError that refused it
+        (content that differs; nothing of it kept). A refused item does not stop the
+        others.
+        """
+
     def pending_files():
         """FileRefs of the blobs whose content has not arrived yet, oldest first."""
 

@@ -43,6 +43,7 @@ class Running:
     lock: DirectoryLock
 
     def close(self) -> None:
+        self.registry.cellar_stopping.set()
         self.registry.cellar_pm.hook.cellar_shutdown(registry=self.registry)
         self.events.stop()
         self.storage.close()
@@ -86,6 +87,8 @@ def _open(settings: Settings, pm, fresh: bool, lock: DirectoryLock) -> Running:
     events = EventDispatcher(storage, pm)
     registry.cellar_events = events
     registry.cellar_started_at = time.time()
+    # Set when the server starts to drain: long waits (a replica's poll) end at once.
+    registry.cellar_stopping = threading.Event()
     events.start()
     pm.hook.cellar_startup(registry=registry)
     registry.cellar_search = pm.hook.cellar_get_search_backend(registry=registry)
@@ -125,20 +128,28 @@ def serve(settings: Settings, pm) -> int:
         settings.serverdir,
     )
     try:
-        run_until(server, stopping)
+        run_until(server, stopping, draining=running.registry.cellar_stopping)
     finally:
         running.close()
     log.warning("cheesecellar stopped")
     return 0
 
 
-def run_until(server, stopping: threading.Event, grace: float = SHUTDOWN_GRACE) -> None:
-    """Run waitress's loop until ``stopping``; then stop accepting and drain requests."""
+def run_until(
+    server,
+    stopping: threading.Event,
+    grace: float = SHUTDOWN_GRACE,
+    draining: threading.Event | None = None,
+) -> None:
+    """Run waitress's loop until ``stopping``; then stop accepting and drain requests
+    (``draining`` is set first, so that long polls answer at once)."""
     deadline = None
     while True:
         if stopping.is_set() and deadline is None:
             deadline = time.monotonic() + grace
             server.accepting = False
+            if draining is not None:
+                draining.set()
             log.warning("shutting down: finishing in-flight requests")
         if deadline is not None and (not _busy(server) or time.monotonic() > deadline):
             break

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Callable
@@ -186,6 +187,26 @@ def stage_blob(fp: BinaryIO, tmpdir: Path, inline_max: int) -> TempBlob:
         os.unlink(name)
         raise
     return TempBlob(Path(name), digest.hexdigest(), size)
+
+
+def stage_content(content: bytes | BinaryIO, tmpdir: Path, inline_max: int) -> TempBlob:
+    """:func:`stage_blob` for a file or for bytes (hashed in place when small enough)."""
+    if not isinstance(content, bytes | bytearray | memoryview):
+        return stage_blob(content, tmpdir, inline_max)
+    if len(content) > inline_max:
+        return stage_blob(io.BytesIO(content), tmpdir, inline_max)
+    data = bytes(content)
+    return TempBlob(None, hashlib.sha256(data).hexdigest(), len(data), data)
+
+
+def content_mismatch(path: str, blob, ref: FileRef) -> StorageError | None:
+    """The error for replicated content of ``path`` that is not what ``ref`` names."""
+    if (blob.sha256, blob.size) == (ref.sha256, ref.size):
+        return None
+    return StorageError(
+        f"content of {path} does not match: sha256 {blob.sha256} "
+        f"({blob.size} bytes), expected {ref.sha256} ({ref.size} bytes)"
+    )
 
 
 _DELETED = object()

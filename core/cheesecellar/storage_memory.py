@@ -29,6 +29,7 @@ from cheesecellar.storage import StagedTransaction
 from cheesecellar.storage import StorageBackend
 from cheesecellar.storage import StorageError
 from cheesecellar.storage import check_relpath
+from cheesecellar.storage import content_mismatch
 from cheesecellar.storage import file_changes
 
 
@@ -184,23 +185,20 @@ class MemoryStorage:
                 self._publish(Snapshot(entries[-1].serial, records, files), list(entries))
 
     def store_replicated_blob(self, path: str, fp: BinaryIO) -> bool:
-        blob = read_blob(fp)
+        (result,) = self.store_replicated_blobs([(path, fp)])
+        if isinstance(result, StorageError):
+            raise result
+        return result
+
+    def store_replicated_blobs(self, items) -> list:
+        blobs = [(path, _content_blob(content)) for path, content in items]
         with self._write_lock:
             old = self._snapshot
-            row = old.files.get(path)
-            if row is None or row[1] is not None:
-                return False
-            ref = row[0]
-            if (blob.sha256, blob.size) != (ref.sha256, ref.size):
-                raise StorageError(
-                    f"content of {path} does not match: sha256 {blob.sha256} "
-                    f"({blob.size} bytes), expected {ref.sha256} ({ref.size} bytes)"
-                )
             files = dict(old.files)
-            files[path] = (ref, blob.data)
+            results = [_settle(files, path, blob) for path, blob in blobs]
             # Not a commit: the serial stays, only the content arrives.
             self._snapshot = dataclasses.replace(old, files=files)
-        return True
+        return results
 
     def pending_files(self) -> list[FileRef]:
         return [ref for ref, data in self._snapshot.files.values() if data is None]
@@ -258,6 +256,26 @@ def _import_entry(records: dict, files: dict, entry: ChangelogEntry) -> None:
         ref = FileRef(change.path, change.sha256, change.size)
         same = known is not None and known[0] == ref and known[1] is not None
         files[change.path] = (ref, known[1] if same else None)
+
+
+def _content_blob(content) -> MemoryBlob:
+    if isinstance(content, bytes | bytearray | memoryview):
+        data = bytes(content)
+        return MemoryBlob(data, hashlib.sha256(data).hexdigest(), len(data))
+    return read_blob(content)
+
+
+def _settle(files: dict, path: str, blob: MemoryBlob):
+    """Give the pending blob at ``path`` its content in ``files``: True, False if it is
+    not pending, or the StorageError for content that does not match."""
+    row = files.get(path)
+    if row is None or row[1] is not None:
+        return False
+    problem = content_mismatch(path, blob, row[0])
+    if problem is not None:
+        return problem
+    files[path] = (row[0], blob.data)
+    return True
 
 
 @hookimpl

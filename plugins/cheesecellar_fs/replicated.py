@@ -11,7 +11,10 @@ from cheesecellar.storage import BlobPending
 from cheesecellar.storage import ChangelogEntry
 from cheesecellar.storage import FileRef
 from cheesecellar.storage import StorageError
+from cheesecellar.storage import content_mismatch
+from cheesecellar.storage import stage_content
 from cheesecellar.storage import stored_changes
+from cheesecellar_fs.blobs import INLINE_MAX
 from cheesecellar_fs.blobs import sync_all
 from cheesecellar_fs.placements import Placement
 from cheesecellar_fs.placements import record_placements
@@ -147,49 +150,83 @@ class ReplicatedStore:
     # --- blob content ------------------------------------------------------------------
 
     def store_replicated_blob(self, path: str, fp: BinaryIO) -> bool:
-        ref = self._pending.get(path)
-        if ref is None:
-            return False
-        blob = self.blobs.stage(fp)
-        try:
-            if (blob.sha256, blob.size) != (ref.sha256, ref.size):
-                raise StorageError(
-                    f"content of {path} does not match: sha256 {blob.sha256} "
-                    f"({blob.size} bytes), expected {ref.sha256} ({ref.size} bytes)"
-                )
-            if blob.tmppath is not None:
-                sync_all([blob.tmppath, self.blobs.tmpdir])
-            stored = self._settle_blob(ref, blob)
-        except BaseException:
-            _discard(blob)
-            raise
-        if not stored:
-            _discard(blob)
-        return stored
+        (result,) = self.store_replicated_blobs([(path, fp)])
+        if isinstance(result, StorageError):
+            raise result
+        return result
 
-    def _settle_blob(self, ref: FileRef, blob) -> bool:
-        """Record the content of a still pending blob (no new serial: only content)."""
+    def store_replicated_blobs(self, items) -> list:
+        """Check each content against its pending blob, then settle all in one commit."""
+        results: list = [False] * len(items)
+        staged: list[tuple[int, FileRef, Any]] = []
+        try:
+            for number, (path, content) in enumerate(items):
+                ref = self._pending.get(path)
+                if ref is None:
+                    continue
+                blob = stage_content(content, self.blobs.tmpdir, INLINE_MAX)
+                problem = content_mismatch(path, blob, ref)
+                if problem is not None:
+                    _discard(blob)
+                    results[number] = problem
+                    continue
+                staged.append((number, ref, blob))
+            temps = [blob.tmppath for _n, _ref, blob in staged if blob.tmppath is not None]
+            if temps:
+                sync_all([*temps, self.blobs.tmpdir])
+            settled = self._settle_blobs([(ref, blob) for _n, ref, blob in staged])
+        except BaseException:
+            for _number, _ref, blob in staged:
+                _discard(blob)
+            raise
+        for (number, _ref, blob), done in zip(staged, settled, strict=True):
+            results[number] = done
+            if not done:
+                _discard(blob)
+        return results
+
+    def _settle_blobs(self, staged: list[tuple[FileRef, Any]]) -> list[bool]:
+        """Record the content of the blobs still pending as staged (no new serial: only
+        content arrives); one result per item, False for the others."""
+        if not staged:
+            return []
         self.placements.wait_for_room()
         with self._write_lock:
-            if self._closed or self._pending.get(ref.path) != ref:
-                return False
+            if self._closed:
+                return [False] * len(staged)
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute("SELECT serial FROM pending WHERE path=?", (ref.path,))
-                serial = row.fetchone()[0]
-                conn.execute("DELETE FROM pending WHERE path=?", (ref.path,))
-                placement = Placement(ref.path, serial, ref.sha256, blob)
-                record_placements(conn, [placement])
+                settled, placements = self._settle_rows(conn, staged)
+                if not placements:
+                    conn.execute("ROLLBACK")
+                    return settled
+                record_placements(conn, placements)
                 with self._publishing:
                     conn.execute("COMMIT")
-                    self.placements.apply([placement])
-                    del self._pending[ref.path]
+                    self.placements.apply(placements)
+                    for placement in placements:
+                        del self._pending[placement.path]
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        return True
+        return settled
+
+    def _settle_rows(self, conn, staged: list[tuple[FileRef, Any]]):
+        """Delete the pending rows of the blobs whose pending content is still the one
+        staged (a blob replaced or removed meanwhile is not settled with stale content)."""
+        settled, placements, seen = [], [], set()
+        for ref, blob in staged:
+            if ref.path in seen or self._pending.get(ref.path) != ref:
+                settled.append(False)
+                continue
+            seen.add(ref.path)
+            row = conn.execute("SELECT serial FROM pending WHERE path=?", (ref.path,)).fetchone()
+            conn.execute("DELETE FROM pending WHERE path=?", (ref.path,))
+            placements.append(Placement(ref.path, row[0], ref.sha256, blob))
+            settled.append(True)
+        return settled, placements
 
 
 def _discard(blob) -> None:

@@ -9,7 +9,6 @@ sha256 and size, so a failed or interrupted download leaves nothing but a temp f
 from __future__ import annotations
 
 import heapq
-import io
 import itertools
 import logging
 import threading
@@ -168,8 +167,8 @@ class FilePool:
         running.set()
 
     def _fetch_batch(self, refs: list[FileRef]) -> None:
-        """Small blobs in one request; any the answer lacks are fetched one by one (a
-        primary without batches answers none)."""
+        """Small blobs in one request, stored in one commit; any the answer lacks are
+        fetched one by one (a primary without batches answers none)."""
         claimed = [(ref, running) for ref in refs if (running := self._claim(ref)) is not None]
         try:
             try:
@@ -177,26 +176,32 @@ class FilePool:
             except Exception as exc:  # PrimaryError, or a connection broken in many ways
                 log.debug("no batch from the primary (%s), one blob at a time", exc)
                 contents = {}
+            self._store([(ref, contents[ref.path]) for ref, _ in claimed if ref.path in contents])
             for ref, _running in claimed:
-                if ref.path in contents:
-                    self._store(ref, contents[ref.path])
-                else:
+                if ref.path not in contents:
                     self._download(ref, from_pool=True)
         finally:
             for ref, running in claimed:
                 self._release(ref, running)
 
-    def _store(self, ref: FileRef, content: bytes) -> bool:
+    def _store(self, found: list[tuple[FileRef, bytes]]) -> None:
+        """Store fetched contents in one commit; each that is refused counts as failed."""
+        if not found:
+            return
+        items = [(ref.path, content) for ref, content in found]
         try:
-            stored = self.storage.store_replicated_blob(ref.path, io.BytesIO(content))
-        except (StorageError, OSError) as exc:
-            return self._failed(ref, str(exc), from_pool=True)
-        except Exception as exc:  # never end a worker thread
-            return self._failed(ref, f"{type(exc).__name__}: {exc}", from_pool=True)
-        self._succeeded(ref)
-        if stored:
-            self._announce(ref)
-        return True
+            results = self.storage.store_replicated_blobs(items)
+        except Exception as exc:  # StorageError, OSError: none of them is stored
+            reason = str(exc) if isinstance(exc, StorageError | OSError) else repr(exc)
+            for ref, _content in found:
+                self._failed(ref, reason, from_pool=True)
+            return
+        outcomes = list(zip([ref for ref, _content in found], results, strict=True))
+        for ref, result in outcomes:
+            if isinstance(result, Exception):
+                self._failed(ref, str(result), from_pool=True)
+        self._succeeded([ref for ref, result in outcomes if result is True])
+        self._succeeded([ref for ref, result in outcomes if result is False], stored=False)
 
     def _download(self, ref: FileRef, from_pool: bool) -> bool:
         try:
@@ -206,33 +211,43 @@ class FilePool:
             return self._failed(ref, str(exc), from_pool)
         except Exception as exc:  # a broken connection surfaces as many types
             return self._failed(ref, f"{type(exc).__name__}: {exc}", from_pool)
-        self._succeeded(ref)
-        if stored:
-            self._announce(ref)
+        self._succeeded([ref], stored)
         return True
 
-    def _announce(self, ref: FileRef) -> None:
-        """Tell the plugins that ``ref`` is readable; their errors never stop the pool."""
-        serial = self.serials.pop(ref)
-        if self.hook is None:
+    def _succeeded(self, refs: list[FileRef], stored: bool = True) -> None:
+        """Count ``refs`` as fetched; announce them if this fetch ``stored`` them."""
+        if not refs:
             return
-        try:
-            self.hook.cellar_on_replicated_file(
-                relpath=ref.path, sha256=ref.sha256, size=ref.size, serial=serial
-            )
-        except Exception:
-            with self._changed:
-                self.hook_errors += 1
-            log.exception("a cellar_on_replicated_file hook failed for %s", ref.path)
-
-    def _succeeded(self, ref: FileRef) -> None:
         with self._changed:
-            self.fetched += 1
-            self._attempts.pop(ref.path, None)
-            released = self.quarantined.pop(ref.path, None)
-        if released is not None:
-            log.warning("replicated %s after all (it was quarantined)", ref.path)
+            self.fetched += len(refs)
+            released = []
+            for ref in refs:
+                self._attempts.pop(ref.path, None)
+                if self.quarantined.pop(ref.path, None) is not None:
+                    released.append(ref.path)
+        for path in released:
+            log.warning("replicated %s after all (it was quarantined)", path)
+        if released:
             self._save_quarantine()
+        if stored:
+            self._announce(refs)
+
+    def _announce(self, refs: list[FileRef]) -> None:
+        """Tell the plugins that ``refs`` are readable; their errors never stop the pool."""
+        if self.hook is None or not self.hook.cellar_on_replicated_file.get_hookimpls():
+            for ref in refs:
+                self.serials.forget(ref)
+            return
+        for ref in refs:
+            serial = self.serials.pop(ref)
+            try:
+                self.hook.cellar_on_replicated_file(
+                    relpath=ref.path, sha256=ref.sha256, size=ref.size, serial=serial
+                )
+            except Exception:
+                with self._changed:
+                    self.hook_errors += 1
+                log.exception("a cellar_on_replicated_file hook failed for %s", ref.path)
 
     def _failed(self, ref: FileRef, reason: str, from_pool: bool) -> bool:
         """Retry later, or quarantine; a blob removed on the primary since (its 404,

@@ -31,6 +31,8 @@ from cheesecellar_replica.tokens import ReplicaTokens
 
 log = logging.getLogger(__name__)
 
+#: Seconds between two looks at the server's stopping flag while a poll waits.
+STOP_CHECK = 0.25
 DISABLED = "replication is disabled: start the primary with --role primary"
 
 
@@ -130,8 +132,7 @@ def changes(request):
     outside = request.headers.get(OUTSIDE_URL_HEADER)
     service.polling.seen(uuid, request.remote_addr, outside, since - 1)
     try:
-        if storage.last_serial() < since and wait:
-            storage.wait_for_commit(since, wait)
+        wait_for_serial(storage, since, wait, getattr(request.registry, "cellar_stopping", None))
     finally:
         service.polling.answered(uuid)
     head = {"primary-uuid": request.registry.cellar_nodeinfo.uuid, "serial": -1}
@@ -139,6 +140,17 @@ def changes(request):
     response = Response(content_type="application/json", charset=None)
     response.app_iter = stream_changes(storage, head, since, limit)
     return response
+
+
+def wait_for_serial(storage, serial: int, wait: float, stopping) -> None:
+    """Wait up to ``wait`` s for ``serial``, in short steps that end once the server
+    is ``stopping`` (a poll would otherwise hold its shutdown up)."""
+    deadline = time.monotonic() + wait
+    while storage.last_serial() < serial and not (stopping is not None and stopping.is_set()):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        storage.wait_for_commit(serial, min(left, STOP_CHECK))
 
 
 @view_config(route_name="replica.blob", request_method="GET")

@@ -231,3 +231,66 @@ def test_imports_and_pending_blobs_survive_a_restart(open_store):
     assert [ref.path for ref in again.pending_files()] == ["alice/dev/+f/a.whl.metadata"]
     assert read_blob(again, "alice/dev/+f/big.tar.gz") == BIG
     assert again.changelog(1) == primary.changelog(1)
+
+
+def test_several_blobs_are_stored_in_one_call_each_checked(open_store):
+    primary, replica = open_store(), open_store("replica")
+    fill_primary(primary)
+    with primary.transaction(write=True) as tx:
+        tx.store_file("f/three", io.BytesIO(b"three"))
+    replica.import_changes(entries(primary))
+    results = replica.store_replicated_blobs(
+        [
+            ("alice/dev/+f/big.tar.gz", io.BytesIO(BIG)),  # a file
+            ("alice/dev/+f/a.whl.metadata", b"Name: b"),  # bytes, wrong content
+            ("f/three", b"three"),
+            ("f/three", b"three"),  # a repeat
+            ("alice/dev/+f/a.whl", b"wheel"),  # removed: not pending
+        ]
+    )
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], StorageError) and "does not match" in str(results[1])
+    assert results[3] is False and results[4] is False
+    assert read_blob(replica, "alice/dev/+f/big.tar.gz") == BIG
+    assert read_blob(replica, "f/three") == b"three"
+    assert [ref.path for ref in replica.pending_files()] == ["alice/dev/+f/a.whl.metadata"]
+    with pytest.raises(BlobPending):
+        replica.open_file("alice/dev/+f/a.whl.metadata")
+    assert replica.store_replicated_blobs([("alice/dev/+f/a.whl.metadata", b"Name: a")]) == [True]
+    assert replica.pending_files() == []
+    getattr(replica, "wait_for_files", lambda: None)()  # stored temp files are placed
+    tmpdir = getattr(getattr(replica, "blobs", None), "tmpdir", None)
+    if tmpdir is not None:
+        assert list(tmpdir.iterdir()) == []
+
+
+def test_a_batch_never_settles_content_a_newer_serial_replaced(open_store):
+    primary, replica = open_store(), open_store("replica")
+    with primary.transaction(write=True) as tx:
+        tx.store_file("f/one", io.BytesIO(b"old"))
+        tx.store_file("f/two", io.BytesIO(b"two"))
+    with primary.transaction(write=True) as tx:
+        tx.store_file("f/one", io.BytesIO(b"new"))
+    replica.import_changes([primary.changelog(0)])
+    replica.import_changes([primary.changelog(1)])  # fetched "old" is stale now
+    results = replica.store_replicated_blobs([("f/one", b"old"), ("f/two", b"two")])
+    assert isinstance(results[0], StorageError) and results[1] is True
+    with pytest.raises(BlobPending):
+        replica.open_file("f/one")
+    assert replica.store_replicated_blobs([("f/one", b"new")]) == [True]
+    assert read_blob(replica, "f/one") == b"new"
+
+
+def test_blobs_stored_in_a_batch_survive_a_restart(open_store):
+    if open_store.ephemeral:
+        pytest.skip("an ephemeral backend keeps nothing")
+    primary, replica = open_store(), open_store("replica")
+    fill_primary(primary)
+    replica.import_changes(entries(primary))
+    items = [("alice/dev/+f/big.tar.gz", BIG), ("alice/dev/+f/a.whl.metadata", b"Name: a")]
+    assert replica.store_replicated_blobs(items) == [True, True]
+    replica.close()
+    again = open_store("replica")
+    assert again.pending_files() == []
+    assert read_blob(again, "alice/dev/+f/big.tar.gz") == BIG
+    assert read_blob(again, "alice/dev/+f/a.whl.metadata") == b"Name: a"
