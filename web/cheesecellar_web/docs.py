@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -109,6 +110,9 @@ class DocTrees:
         self.storage = storage
         self.limits = limits
         self._locks = KeyedLocks()
+        #: Creating a tree's parents and pruning empty ones exclude each other, so a
+        #: prune never removes a directory an unpack is about to use.
+        self._structure = threading.Lock()
 
     def version_dir(self, indexname: str, project: str, version: str) -> Path:
         user, index = indexname.split("/", 1)
@@ -126,13 +130,14 @@ class DocTrees:
             return target
         with self._locks.hold(parent):
             if not target.is_dir():
-                parent.mkdir(parents=True, exist_ok=True)
                 self._unpack(doc, target)
                 _remove_others(parent, keep=target.name)
         return target
 
     def _unpack(self, doc: DocZip, target: Path) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=target.parent))
+        with self._structure:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=target.parent))
         try:
             with self._open_zip(doc) as zf:
                 unpack_members(zf, tmp, self.limits)
@@ -166,7 +171,8 @@ class DocTrees:
                 shutil.rmtree(where, ignore_errors=True)
             elif where.is_dir():
                 _remove_others(where, keep)
-        _prune_empty(where, self.root)
+        with self._structure:
+            _prune_empty(where, self.root)
 
 
 def unpack_members(zf: zipfile.ZipFile, dest: Path, limits: DocLimits) -> int:
