@@ -18,21 +18,15 @@ from cheesecellar.errors import CellarError
 from cheesecellar.model.distfiles import MAX_METADATA_BYTES
 from cheesecellar.views.files import IMMUTABLE
 from cheesecellar.views.files import content_type_for
+from cheesecellar_mirror.downloads import CHUNK
+from cheesecellar_mirror.downloads import HOLD_BACK
+from cheesecellar_mirror.downloads import DownloadFailed
 from cheesecellar_mirror.fileentries import find_entry
 from cheesecellar_replica.readthrough import PrimaryReads
 from cheesecellar_replica.readthrough import PrimaryUnavailable
 from cheesecellar_replica.readthrough import message_of
 
 log = logging.getLogger(__name__)
-
-CHUNK = 64 * 1024
-#: Bytes held back from the client until the whole file is verified.
-HOLD_BACK = CHUNK
-
-
-class FileMismatch(Exception):
-    """Raised into the response body: the server drops the connection, so the client
-    sees an incomplete download instead of a complete, wrong file."""
 
 
 class ReplicaMirrorFiles:
@@ -125,7 +119,7 @@ class VerifiedStream:
                 problem = f"{name} mismatch"
         if problem is not None:
             log.error("the primary sent a wrong %s: %s", entry["filename"], problem)
-            raise FileMismatch(f"{entry['filename']}: {problem}")
+            raise DownloadFailed(f"{entry['filename']}: {problem}")
 
     def close(self) -> None:
         self.answer.close()
