@@ -25,6 +25,9 @@ BUILTIN_PLUGINS = (
     "cheesecellar_replica",
     "cheesecellar_web",
     "cheesecellar_client",
+    "cheesecellar_export",
+    "cheesecellar_jenkins",
+    "cheesecellar_genconfig",
 )
 
 ENTRY_POINT_GROUP = "cheesecellar"

@@ -1,0 +1,1 @@
+"""Export and import of a whole server: the cheesecellar format and devpi-server dumps."""

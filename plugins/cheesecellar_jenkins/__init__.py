@@ -1,0 +1,1 @@
+"""Upload triggers: Jenkins jobs and signed webhooks, delivered after commit."""
