@@ -71,6 +71,35 @@ class IStorage(Interface):
         """Finish pending work and release the database and files."""
 
 
+class IReadSnapshot(Interface):
+    """A read-only view of a store as of one serial, taken beside a running server.
+
+    Backends offer it through ``StorageBackend.snapshot``; it never writes, takes no
+    lock and does not hold up the server's writer.
+    """
+
+    serial = Attribute("the serial the view shows (-1 for an empty store)")
+
+    def keys(prefix):
+        """Record keys starting with ``prefix``, sorted."""
+
+    def get(key):
+        """A record's value, or None."""
+
+    def file_info(path):
+        """The FileRef of a blob as of the snapshot, or None."""
+
+    def open_blob(path):
+        """Open a blob's content for binary reading; FileNotFoundError if it is gone
+        (removed since the snapshot) or has not reached this replica yet."""
+
+    def blob_path(path):
+        """The blob's own file on disk, if it has one that may be hard-linked, else None."""
+
+    def close():
+        """End the snapshot."""
+
+
 class ITransaction(Interface):
     """A consistent view of the store; a write transaction also stages changes."""
 

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import io
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -104,11 +104,17 @@ class FileRef:
 
 @dataclasses.dataclass(frozen=True)
 class StorageBackend:
-    """A named storage backend; ``factory(basedir, options)`` returns an IStorage."""
+    """A named storage backend; ``factory(basedir, options)`` returns an IStorage.
+
+    ``snapshot(basedir, options)``, if the backend has it, returns an IReadSnapshot: one
+    consistent, read-only view that is safe to take while a server runs on ``basedir``
+    (``cellar export`` uses it for backups without downtime).
+    """
 
     name: str
     factory: Callable[[Path, Mapping[str, str]], Any]
     description: str = ""
+    snapshot: Callable[[Path, Mapping[str, str]], Any] | None = None
 
 
 class StorageRegistry:
@@ -133,12 +139,17 @@ class StorageRegistry:
         return sorted(self._backends)
 
 
-def open_storage(pm, basedir: Path, spec: tuple[str, Mapping[str, str]]):
-    """Open the backend named in ``spec`` (``(name, options)``) under ``basedir``."""
+def storage_backend(pm, name: str) -> StorageBackend:
+    """The backend registered as ``name``."""
     registry = StorageRegistry()
     pm.hook.cellar_register_storage(registry=registry)
+    return registry.get(name)
+
+
+def open_storage(pm, basedir: Path, spec: tuple[str, Mapping[str, str]]):
+    """Open the backend named in ``spec`` (``(name, options)``) under ``basedir``."""
     name, options = spec
-    return registry.get(name).factory(Path(basedir), options)
+    return storage_backend(pm, name).factory(Path(basedir), options)
 
 
 def check_relpath(path: str) -> str:
@@ -166,6 +177,17 @@ class TempBlob:
     data: bytes | None = None
 
 
+def _new_blob_file(tmpdir: Path) -> tuple[int, str]:
+    """Create a temp file with the umask's permissions (mkstemp's are always 0600), so that
+    a web server given read access sends placed blobs from disk (``cellar gen-config``)."""
+    while True:
+        name = os.path.join(tmpdir, f"blob-{secrets.token_hex(8)}")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        except FileExistsError:
+            continue
+
+
 def stage_blob(fp: BinaryIO, tmpdir: Path, inline_max: int) -> TempBlob:
     """Hash ``fp``'s content; keep it in memory if it has at most ``inline_max`` bytes, else
     copy it to a new temp file in ``tmpdir``, unsynced (the caller syncs it before the
@@ -175,7 +197,7 @@ def stage_blob(fp: BinaryIO, tmpdir: Path, inline_max: int) -> TempBlob:
     if len(head) <= inline_max:
         return TempBlob(None, digest.hexdigest(), len(head), bytes(head))
     size = len(head)
-    fd, name = tempfile.mkstemp(dir=tmpdir, prefix="blob-")
+    fd, name = _new_blob_file(tmpdir)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(head)

@@ -8,6 +8,7 @@ from cheesecellar.storage import StorageBackend
 
 @hookimpl
 def cellar_register_storage(registry):
+    from cheesecellar_fs.readonly import ReadOnlySnapshot
     from cheesecellar_fs.store import FsStorage
 
     registry.add(
@@ -15,5 +16,6 @@ def cellar_register_storage(registry):
             name="fs",
             factory=FsStorage,
             description="SQLite (WAL) for metadata and changelog, content-addressed files",
+            snapshot=lambda basedir, options: ReadOnlySnapshot(basedir),
         )
     )

@@ -67,7 +67,8 @@ class BlobTree:
         """Write ``data`` at ``relpath`` through a temp file, unsynced; return what to sync
         (the file and the directories that changed)."""
         tmpname = f"{self._tmp}/{self._prefix}{next(self._numbers)}"
-        fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # The umask decides who may read blobs (a web server may send them from disk).
+        fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with open(fd, "wb") as out:
                 out.write(data)

@@ -1,4 +1,5 @@
-"""Password hashing with argon2id, and a short-lived cache of successful checks."""
+"""Password hashing with argon2id, a short-lived cache of successful checks, and the
+salted sha256 hashes of devpi-server before 4.2 (imported users)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,32 @@ def hash_password(password: str) -> str:
         return _hasher.hash(password)
 
 
+#: Marks a hash imported from devpi-server < 4.2: ``$devpi-sha256$SALT$HEXDIGEST``.
+LEGACY_PREFIX = "$devpi-sha256$"
+
+
+def legacy_pwhash(salt: str, hexdigest: str) -> str:
+    """The stored form of devpi's old ``pwsalt`` + ``pwhash`` (sha256 of salt + password)."""
+    return f"{LEGACY_PREFIX}{salt}${hexdigest.lower()}"
+
+
+def is_legacy(pwhash: str | None) -> bool:
+    """Tell whether ``pwhash`` is an imported devpi hash that should become argon2."""
+    return bool(pwhash) and pwhash.startswith(LEGACY_PREFIX)
+
+
+def _verify_legacy(pwhash: str, password: str) -> bool:
+    salt, _, expected = pwhash[len(LEGACY_PREFIX) :].rpartition("$")
+    digest = hashlib.sha256((salt + password).encode("utf-8")).hexdigest()
+    return hmac.compare_digest(digest, expected)
+
+
 def verify_password(pwhash: str | None, password: str) -> bool:
     """Tell whether ``password`` matches the stored ``pwhash`` (False if there is none)."""
     if not pwhash:
         return False
+    if is_legacy(pwhash):
+        return _verify_legacy(pwhash, password)
     token = hmac.new(_cache_key, f"{pwhash}\0{password}".encode(), hashlib.sha256).digest()
     now = time.monotonic()
     with _cache_lock:

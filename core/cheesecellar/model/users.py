@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from cheesecellar.auth.passwords import hash_password
+from cheesecellar.auth.passwords import is_legacy
+from cheesecellar.auth.passwords import verify_password
 from cheesecellar.errors import BadRequest
 from cheesecellar.errors import Conflict
 from cheesecellar.errors import Forbidden
@@ -108,6 +110,17 @@ def modify_user(tx, username: str, body: Mapping[str, Any]) -> bool:
         record["modified"] = now_utc()
         tx.set(keys.user(username), record)
     return bool(changes.get("password"))
+
+
+def upgrade_legacy_password(tx, username: str, record: dict | None, password: str) -> dict | None:
+    """After a successful login, store an imported devpi sha256 hash as argon2 (when the
+    password matched that hash, not only an auth plugin); return the record as it is now."""
+    pwhash = record.get("pwhash") if record else None
+    if not is_legacy(pwhash) or not tx.write or not verify_password(pwhash, password):
+        return record
+    record = {**record, "pwhash": hash_password(password)}
+    tx.set(keys.user(username), record)
+    return record
 
 
 def _apply(record: dict, changes: Mapping[str, Any]) -> None:

@@ -75,6 +75,7 @@ def login(request):
     groups = check_password(request.registry, username, password, record)
     if groups is None:
         raise Unauthorized(f"user {username!r} could not be authenticated")
+    record = users.upgrade_legacy_password(request.tx, username, record, password)
     signer = request.registry.getUtility(ITokenSigner)
     token = signer.make(username, groups, record.get("pwhash") if record else None)
     result = {"password": token, "expiration": signer.max_age}
