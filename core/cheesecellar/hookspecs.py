@@ -189,8 +189,15 @@ def cellar_indexconfig_defaults(index_type: str) -> Mapping[str, Any] | None:
     accepted), a ``list`` default makes it a list (a comma string is split); any other
     default accepts any JSON value. Name keys after your plugin to avoid clashes.
 
+    To check values, give a :class:`~cheesecellar.model.indextypes.ConfigKey` instead of
+    a default: its ``convert(key, value)`` turns input (a JSON value, or the string of a
+    ``key=value`` operation) into the stored value and raises
+    :class:`~cheesecellar.errors.BadRequest` with a message for a bad one, so creating
+    or changing the index answers ``400``. A ``ConfigKey`` without a ``default`` leaves
+    the key out of new indexes until it is set, and ``key-=`` removes it again.
+
     :param index_type: ``"stage"``, ``"mirror"`` or a plugin type.
-    :returns: a mapping of key to default, or ``None``.
+    :returns: a mapping of key to default (or to a ``ConfigKey``), or ``None``.
 
     .. versionadded:: 0.1
     """

@@ -178,6 +178,9 @@ class IndexTypeRegistry:
             for name, default in (extra or {}).items():
                 if name in keys:
                     raise ValueError(f"index config key {name!r} defined twice")
+                if isinstance(default, ConfigKey):  # the plugin converts and checks itself
+                    keys[name] = dataclasses.replace(default, name=name)
+                    continue
                 keys[name] = ConfigKey(name, converter_for_default(default), default)
         self._types[index_type.name] = index_type
         self._keys[index_type.name] = keys
