@@ -32,4 +32,7 @@ def check_name(kind: str, name: str) -> str:
             f"{kind}name {name!r} contains characters that aren't allowed. "
             "Any ascii symbol besides -.@_ is blocked."
         )
+    if name.startswith("."):
+        # ".", ".." and ".tmp" would name directories of the file tree, not an index's own
+        raise BadRequest(f"{kind} name {name!r} must not start with '.'")
     return name

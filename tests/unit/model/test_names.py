@@ -58,3 +58,10 @@ def test_empty_and_overlong_names():
         check_name("user", "")
     with pytest.raises(BadRequest, match="longer than 255"):
         check_name("index", "x" * 256)
+
+
+@pytest.mark.parametrize("name", [".", "..", ".tmp", ".hidden"])
+def test_names_starting_with_a_dot_are_refused(name):
+    """They would name directories of the file tree ("..", the store's ".tmp")."""
+    with pytest.raises(BadRequest, match="must not start with '.'"):
+        check_name("user", name)
