@@ -63,5 +63,5 @@ def test_empty_and_overlong_names():
 @pytest.mark.parametrize("name", [".", "..", ".tmp", ".hidden"])
 def test_names_starting_with_a_dot_are_refused(name):
     """They would name directories of the file tree ("..", the store's ".tmp")."""
-    with pytest.raises(BadRequest, match="must not start with '.'"):
+    with pytest.raises(BadRequest, match=r"must not start with '\.'"):
         check_name("user", name)
