@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from distfiles import upload
 from distfiles import wheel
+from mirrorkit import wait_for
 
 from cheesecellar.cli import main as cellar_main
 
@@ -205,17 +205,20 @@ def test_stored_files_follow_the_umask_so_nginx_may_read_them(make_cellar):
         large = wheel("large", "1.0", payload=os.urandom(300_000))
         for dist in (small, large):
             upload(live.url + "/umask/dev/", dist, ("umask", "pw")).raise_for_status()
+        # Files reach the disk just after their commit, in the store's own thread: wait
+        # for them before the umask goes back.
+        paths = [live.serverdir / "+files" / relpath_of(dist) for dist in (small, large)]
+        wait_for(lambda: all(path.is_file() for path in paths), timeout=10)
     finally:
         os.umask(old)
-    for dist in (small, large):
-        relpath = f"umask/dev/+f/{dist.sha256[:3]}/{dist.sha256[3:16]}/{dist.filename}"
-        assert requests.get(f"{live.url}/{relpath}", timeout=10).content == dist.content
-        path = live.serverdir / "+files" / relpath
-        deadline = time.monotonic() + 10
-        while not path.is_file():  # files reach the disk just after their commit
-            assert time.monotonic() < deadline, f"{path} never appeared"
-            time.sleep(0.05)
-        assert stat.S_IMODE(path.stat().st_mode) == 0o640, relpath
+    for dist, path in zip((small, large), paths, strict=True):
+        url = f"{live.url}/{relpath_of(dist)}"
+        assert requests.get(url, timeout=10).content == dist.content
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+
+
+def relpath_of(dist) -> str:
+    return f"umask/dev/+f/{dist.sha256[:3]}/{dist.sha256[3:16]}/{dist.filename}"
 
 
 def site_for(capsys, *args: str) -> str:
