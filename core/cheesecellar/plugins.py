@@ -60,6 +60,15 @@ def make_plugin_manager(
     return pm
 
 
+def register_server_plugin(pm: pluggy.PluginManager, name: str, plugin: object) -> None:
+    """Register a plugin object that belongs to one server (it holds that server's state,
+    e.g. to receive its ``cellar_on_*`` events), replacing the one registered under
+    ``name`` when the application is built again with the same plugin manager."""
+    if pm.get_plugin(name) is not None:
+        pm.unregister(name=name)
+    pm.register(plugin, name=name)
+
+
 def plugin_names(pm: pluggy.PluginManager) -> list[str]:
     """Names of the registered plugins, for ``/+status`` and ``--version``."""
     return sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cheesecellar import hookimpl
 from cheesecellar.config import ConfigError
+from cheesecellar.plugins import register_server_plugin
 from cheesecellar_jenkins.ixconfig import INDEX_KEYS
 from cheesecellar_jenkins.ixconfig import masking_present
 from cheesecellar_jenkins.secret import SECRETFILE_SETTING
@@ -93,10 +94,7 @@ def cellar_pyramid_configure(config):
     from cheesecellar_jenkins.commits import make_service
 
     registry.cellar_triggers = make_service(registry, trigger_options(registry.cellar_settings))
-    pm = registry.cellar_pm
-    if pm.get_plugin(COMMIT_HOOK) is not None:
-        pm.unregister(name=COMMIT_HOOK)
-    pm.register(CommitHook(registry.cellar_triggers), name=COMMIT_HOOK)
+    register_server_plugin(registry.cellar_pm, COMMIT_HOOK, CommitHook(registry.cellar_triggers))
 
 
 def _service(registry):

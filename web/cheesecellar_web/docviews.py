@@ -18,6 +18,7 @@ from cheesecellar.interfaces import IIndexTypes
 from cheesecellar.interfaces import IStorage
 from cheesecellar.model import indexes
 from cheesecellar.model.names import normalize_name
+from cheesecellar.plugins import register_server_plugin
 from cheesecellar.resources import IndexContext
 from cheesecellar.routes import INDEX
 from cheesecellar.routes import PROJECT
@@ -55,18 +56,11 @@ CONTENT_TYPES = {
 JANITOR = "cheesecellar_web.docjanitor"
 
 
-def _register_janitor(pm, janitor: DocJanitor) -> None:
-    """One janitor per plugin manager: an app built again replaces the old one."""
-    if pm.get_plugin(JANITOR) is not None:
-        pm.unregister(name=JANITOR)
-    pm.register(janitor, name=JANITOR)
-
-
 def includeme(config) -> None:
     registry = config.registry
     root = Path(registry.cellar_settings.serverdir) / DOCS_DIR
     registry.cellar_doctrees = DocTrees(root, registry.getUtility(IStorage))
-    _register_janitor(registry.cellar_pm, DocJanitor(registry.cellar_doctrees))
+    register_server_plugin(registry.cellar_pm, JANITOR, DocJanitor(registry.cellar_doctrees))
     config.add_route("web.doc", VERSION_URL + "/+doc{path:(/.*)?}", factory=IndexContext)
     config.add_route("web.docframe", VERSION_URL + "/+d{path:(/.*)?}", factory=IndexContext)
 
