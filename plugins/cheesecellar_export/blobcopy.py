@@ -39,7 +39,8 @@ class BlobCopier:
         target.unlink(missing_ok=True)
         source = snapshot.blob_path(ref.path) if self.hard_links else None
         if source is not None and self._link(source, target):
-            _check(ref, *_hash_file(target), target)
+            digests, size = file_digests(target)
+            _check(ref, digests["sha256"], size, target)
             self.linked += 1
         else:
             self._copy(snapshot, ref, target)
@@ -79,13 +80,16 @@ class BlobCopier:
         _check(ref, digest.hexdigest(), size, target)
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
+def file_digests(path: Path, names=("sha256",)) -> tuple[dict[str, str], int]:
+    """The hex digests (``hashlib`` names) of a file's content and its size, in one read."""
+    hashers = {name: hashlib.new(name) for name in names}
+    size = 0
     with open(path, "rb") as fp:
         while chunk := fp.read(CHUNK):
-            digest.update(chunk)
             size += len(chunk)
-    return digest.hexdigest(), size
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}, size
 
 
 def _check(ref: FileRef, sha256: str, size: int, target: Path) -> None:

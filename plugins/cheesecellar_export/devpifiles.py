@@ -15,10 +15,10 @@ from cheesecellar.model.distfiles import DistName
 from cheesecellar.model.distfiles import read_core_metadata
 from cheesecellar.storage import StorageError
 from cheesecellar.storage import check_relpath
+from cheesecellar_export.blobcopy import file_digests
 from cheesecellar_export.dump import DumpError
 
 DEVPI_DOCUMENT = "dataindex.json"
-CHUNK = 1024 * 1024
 #: Hash names devpi may record whose digests can be checked here (shake needs a length).
 CHECKABLE = frozenset(n for n in hashlib.algorithms_guaranteed if not n.startswith("shake"))
 #: Where generated PEP 658 metadata files are written in the work directory.
@@ -94,7 +94,7 @@ class ExportFiles:
         if not source.is_file():
             raise DumpError(f"{relpath}: the file is missing from the export")
         names = {"sha256", *(name for name in hashes if name in CHECKABLE)}
-        digests, size = _digests(source, names)
+        digests, size = file_digests(source, names)
         for name in sorted(names & set(hashes)):
             if digests[name] != hashes[name]:
                 raise DumpError(
@@ -157,14 +157,3 @@ class ExportFiles:
         shown = ", ".join(found[:SHOWN_UNLISTED])
         more = f" and {len(found) - SHOWN_UNLISTED} more" if len(found) > SHOWN_UNLISTED else ""
         return f"not imported: {len(found)} files {DEVPI_DOCUMENT} does not list: {shown}{more}"
-
-
-def _digests(path: Path, names: set[str]) -> tuple[dict[str, str], int]:
-    hashers = {name: hashlib.new(name) for name in names}
-    size = 0
-    with open(path, "rb") as fp:
-        while chunk := fp.read(CHUNK):
-            size += len(chunk)
-            for hasher in hashers.values():
-                hasher.update(chunk)
-    return {name: hasher.hexdigest() for name, hasher in hashers.items()}, size
